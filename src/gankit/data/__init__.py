@@ -1,0 +1,161 @@
+"""Datasets held in memory as tensors, and the batch stream that feeds training.
+
+Every dataset becomes a `Data`: images as uint8 (N, C, H, W), or float vectors (N, D), plus
+optional int64 labels. Keeping uint8 in memory (and on the GPU when there is one) makes the
+per-step cost a gather and a scale, and makes the data order an exact, resumable function of
+(seed, epoch, position).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import GankitError
+from ..registry import DATASETS
+
+
+@dataclass
+class Data:
+    x: torch.Tensor  # uint8 (N, C, H, W) images or float32 (N, D) vectors
+    y: torch.Tensor | None = None  # int64 (N,) labels
+    name: str = ""
+    num_classes: int = 0
+    class_names: list[str] | None = None
+    meta: dict = field(default_factory=dict)  # e.g. toy mode centres and std
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example: (C, H, W) or (D,)."""
+        return tuple(self.x.shape[1:])
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float in [-1, 1]; float vectors pass through."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(127.5).sub_(1.0)
+    return x.float()
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Float images in [-1, 1] -> uint8 in [0, 255] (rounded, clamped)."""
+    return ((x.float() + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """'fashion-mnist:test' -> ('fashion-mnist', 'test'); paths come back whole with split None."""
+    p = Path(os.path.expanduser(spec))
+    if p.exists() or "/" in spec or spec.endswith(".npz"):
+        return str(p), None
+    name, _, split = spec.partition(":")
+    return name, (split or None)
+
+
+def load_data(cfg, sizes: tuple[int, ...] | None = None, log=print) -> Data:
+    """Load the dataset named by cfg.spec and fit it to a net accepting image `sizes` (None: any)."""
+    from .images import load_folder, load_npz
+
+    name, split = parse_spec(cfg.spec)
+    if Path(name).exists() or "/" in name or name.endswith(".npz"):
+        path = Path(name)
+        if not path.exists():
+            raise GankitError(f"data path {path} does not exist; give an image folder, an .npz, or a "
+                              f"dataset name ({', '.join(DATASETS.names())})")
+        data = load_npz(path) if path.is_file() else load_folder(path, cfg, sizes)
+    else:
+        entry = DATASETS.entry(name)
+        splits = entry.meta.get("splits", ("train", "test"))
+        split = split or splits[0]
+        if split not in splits:
+            raise GankitError(f"dataset {name} has no split {split!r}; choose one of: {', '.join(splits)}")
+        data = entry.obj(cfg, split)
+    if len(data) == 0:
+        raise GankitError(f"dataset {cfg.spec} is empty")
+    if cfg.limit:
+        data.x = data.x[: cfg.limit]
+        data.y = None if data.y is None else data.y[: cfg.limit]
+    if data.is_image:
+        data = fit_images(data, cfg, sizes, log)
+    elif not torch.isfinite(data.x).all():
+        raise GankitError(f"dataset {cfg.spec} contains NaN or Inf values; clean the data first")
+    return data
+
+
+def fit_images(data: Data, cfg, sizes, log) -> Data:
+    """Bring images to the requested channels and a size the net accepts."""
+    from torchvision.transforms.v2 import functional as TF
+
+    c, h, w = data.shape
+    if cfg.channels is not None and cfg.channels != c:
+        if cfg.channels == 1 and c == 3:
+            data.x = TF.rgb_to_grayscale(data.x)
+        elif cfg.channels == 3 and c == 1:
+            data.x = data.x.expand(-1, 3, -1, -1).contiguous()
+        else:
+            raise GankitError(f"data.channels must be 1 or 3, got {cfg.channels}")
+    size = cfg.image_size
+    if size is None:
+        natural = max(h, w)
+        if sizes is None or natural in sizes:
+            size = natural
+        else:
+            bigger = [s for s in sizes if s >= natural]
+            size = min(bigger) if bigger else max(sizes)
+            log(f"resizing {data.name} from {natural}px to {size}px to fit the net (set data.image_size to choose)")
+    elif sizes is not None and size not in sizes:
+        raise GankitError(f"image size {size} does not fit the net (it makes {', '.join(map(str, sizes))} px); "
+                          f"set data.image_size to one of those")
+    if (h, w) != (size, size):
+        chunks = [TF.resize(chunk, [size, size], antialias=True) for chunk in data.x.split(4096)]
+        data.x = torch.cat(chunks)
+    return data
+
+
+class BatchStream:
+    """Shuffled batches without replacement, drop-last, one permutation per epoch.
+
+    The permutation of epoch e is a pure function of (seed, e), so the stream's whole state is
+    (epoch, pos): saved in checkpoints, it makes resumed runs see exactly the same batches.
+    """
+
+    def __init__(self, data: Data, batch_size: int, seed: int, device: torch.device):
+        if len(data) < batch_size:
+            raise GankitError(f"dataset {data.name} has {len(data)} examples, fewer than the batch size "
+                              f"{batch_size}; lower --batch-size")
+        self.x = data.x.to(device)
+        self.y = None if data.y is None else data.y.to(device)
+        self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.epoch, self.pos = 0, 0
+        self._perm = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.x.shape[0], generator=g).to(self.device)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.pos + self.batch_size > self.x.shape[0]:
+            self.epoch, self.pos = self.epoch + 1, 0
+            self._perm = self._permutation(self.epoch)
+        idx = self._perm[self.pos: self.pos + self.batch_size]
+        self.pos += self.batch_size
+        x = to_float(self.x[idx])
+        return x, (None if self.y is None else self.y[idx])
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self._perm = self._permutation(self.epoch)
+
+
+from . import images, toy  # noqa: E402,F401  (register the datasets)

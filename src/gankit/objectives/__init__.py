@@ -1,0 +1,80 @@
+"""GAN families. An objective owns its nets and says how each training phase computes its loss;
+the trainer schedules phases, optimisers, EMA, checkpoints and logging without knowing which
+family it runs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # optimiser group trained in this phase, e.g. "D" or "G"
+    repeat: int = 1  # updates per training step (n D steps per G step)
+    fresh_batch: bool = True  # draw a new real batch (else reuse the phase before's batch)
+
+
+@dataclass
+class DataInfo:
+    """What an objective needs to know about its data; saved in checkpoints to rebuild the nets."""
+    shape: tuple  # one example: (C, H, W) or (D,)
+    num_classes: int = 0
+    class_names: list | None = None
+    name: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def to_dict(self) -> dict:
+        return {"shape": list(self.shape), "num_classes": self.num_classes, "class_names": self.class_names,
+                "name": self.name}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataInfo":
+        return cls(tuple(d["shape"]), d.get("num_classes", 0), d.get("class_names"), d.get("name", ""))
+
+
+class Objective:
+    """Base class. Subclasses build `self.nets` and implement `phases` and `loss`."""
+
+    ema_net = "G"  # the net whose EMA is kept and used for sampling
+
+    def __init__(self, cfg, info: DataInfo):
+        self.cfg, self.info = cfg, info
+        self.nets = nn.ModuleDict()
+
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def param_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Optimiser group name -> parameters (default: one group per net)."""
+        return {name: list(net.parameters()) for name, net in self.nets.items()}
+
+    def learning_rates(self) -> dict[str, float]:
+        return {"G": self.cfg.optim.lr_g, "D": self.cfg.optim.lr_d}
+
+    def loss(self, phase: str, batch, step: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def after_step(self, phase: str) -> None:
+        """Called after each optimiser step of `phase` (e.g. weight clipping)."""
+
+    def extra_state(self) -> dict:
+        """JSON-able state beyond the nets' weights, saved in checkpoints (e.g. counters)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def fixed_inputs(self, n: int, seed: int, device) -> dict:
+        """Inputs for the sample grids, the same at every step."""
+        raise NotImplementedError
+
+    def generate(self, G: nn.Module, inputs: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+
+from . import gan  # noqa: E402,F401  (register)

@@ -1,0 +1,94 @@
+"""The classic GAN family: unconditional or label-conditional G and D on images or 2D vectors,
+with any registered loss, regulariser and the Improved-GAN techniques."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import GankitError
+from ..losses import GanLoss
+from ..registry import LOSSES, NETS, OBJECTIVES, REGULARIZERS
+from ..regularizers import clip_weights, feature_matching
+from ..training.stats import report
+from . import DataInfo, Objective, Phase
+
+
+@OBJECTIVES.register("gan", help="classic GAN: MLP/DCGAN nets, any loss, optional labels (cGAN)")
+class GanObjective(Objective):
+    def __init__(self, cfg, info: DataInfo):
+        super().__init__(cfg, info)
+        if cfg.net.conditional and not info.num_classes:
+            raise GankitError(f"net.conditional=true needs labelled data, and {info.name or cfg.data.spec} has no "
+                              f"labels; use a labelled dataset or an image folder with one sub-folder per class")
+        self.loss_fn: GanLoss = LOSSES.get(cfg.loss.name)
+        if cfg.loss.label_smoothing and not self.loss_fn.sigmoid:
+            raise GankitError(f"loss.label_smoothing applies to sigmoid losses (minimax, ns, ml), not "
+                              f"{cfg.loss.name}; remove it or pick one of those")
+        self.reg = None if cfg.loss.reg == "none" else REGULARIZERS.get(cfg.loss.reg)
+        G, D = NETS.get(cfg.net.name)(cfg.net, info.shape, info.num_classes)
+        self.nets["G"], self.nets["D"] = G, D
+        self.z_dim = cfg.net.z_dim
+        self.conditional = bool(cfg.net.conditional)
+        self._d_updates = 0
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", self.cfg.optim.d_steps, fresh_batch=True), Phase("G", 1, fresh_batch=False)]
+
+    def _noise(self, n: int, device) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, device=device)
+
+    def loss(self, phase: str, batch, step: int) -> torch.Tensor:
+        real, labels = batch
+        y = labels if self.conditional else None
+        G, D, L = self.nets["G"], self.nets["D"], self.loss_fn
+        if phase == "D":
+            with torch.no_grad():
+                fake = G(self._noise(real.shape[0], real.device), y)
+            r, f = D(real, y), D(fake, y)
+            loss = L.d(r, f, self.cfg.loss.label_smoothing)
+            report("loss/D", loss)
+            report("logits/real", r)
+            report("logits/fake", f)
+            if L.sigmoid:
+                report("D(x)", torch.sigmoid(r))
+                report("D(G(z))", torch.sigmoid(f))
+            every = self.cfg.loss.reg_every
+            if self.reg is not None and self._d_updates % every == 0:
+                penalty = self.reg(D, real, fake, y)
+                report(f"reg/{self.cfg.loss.reg}", penalty)
+                loss = loss + self.cfg.loss.reg_weight * every * penalty
+            self._d_updates += 1
+            return loss
+        # G phase: reuses the last D batch (its labels, and its features for feature matching)
+        fake = G(self._noise(real.shape[0], real.device), y)
+        if self.cfg.loss.feature_matching:
+            f, h_fake = D(fake, y, return_features=True)
+            with torch.no_grad():
+                _, h_real = D(real, y, return_features=True)
+            loss = feature_matching(h_real, h_fake)
+            report("loss/G_fm", loss)
+        else:
+            f = D(fake, y)
+            loss = L.g(f)
+        report("loss/G", loss)
+        return loss
+
+    def after_step(self, phase: str) -> None:
+        if phase == "D" and self.loss_fn.clip:
+            clip_weights(self.nets["D"], self.cfg.loss.clip)
+
+    def extra_state(self) -> dict:
+        return {"d_updates": self._d_updates}
+
+    def load_extra_state(self, state: dict) -> None:
+        self._d_updates = int(state.get("d_updates", 0))
+
+    def fixed_inputs(self, n: int, seed: int, device) -> dict:
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.z_dim, generator=g).to(device)
+        # Conditional grids: row r shows class r % K, so each row is one class.
+        cols = max(1, int(n ** 0.5))
+        y = (torch.arange(n) // cols % self.info.num_classes).to(device) if self.conditional else None
+        return {"z": z, "y": y}
+
+    def generate(self, G, inputs: dict) -> torch.Tensor:
+        return G(inputs["z"], inputs.get("y"))

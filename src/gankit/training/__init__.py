@@ -1,0 +1,1 @@
+"""The generic training engine (knows no GAN family)."""

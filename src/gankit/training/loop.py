@@ -1,0 +1,331 @@
+"""The training loop: phases, optimisers, EMA, logging, samples, checkpoints, resume, health guard.
+
+It knows no GAN family: the objective says which phases exist and computes their losses.
+Losses stay on the device between log steps (no host sync per step).
+"""
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..config import RunConfig
+from ..data import BatchStream, load_data
+from ..errors import GankitError
+from ..objectives import DataInfo
+from ..registry import NETS, OBJECTIVES
+from ..viz import plot_curves, save_grid, save_scatter
+from . import checkpoint as ck
+from .ema import EMA
+from .stats import Collector, report
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GankitError(f"--device {name} was asked for, but no CUDA GPU is visible; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise GankitError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+
+
+def make_optimizer(cfg, params, lr: float) -> torch.optim.Optimizer:
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
+    return torch.optim.RMSprop(params, lr=lr)
+
+
+def build_objective(cfg: RunConfig, info: DataInfo):
+    return OBJECTIVES.get(cfg.train.objective)(cfg, info)
+
+
+class Trainer:
+    """Trains one run in `run_dir`. `Trainer(cfg, dir).run()` starts; `Trainer.resume(dir).run()` continues."""
+
+    def __init__(self, cfg: RunConfig, run_dir: Path, log=print, data=None):
+        self.cfg, self.run_dir, self.log = cfg, Path(run_dir), log
+        self.device = resolve_device(cfg.train.device)
+        torch.manual_seed(cfg.train.seed)
+        sizes = NETS.entry(cfg.net.name).meta.get("sizes")
+        self.data = data if data is not None else load_data(cfg.data, sizes=sizes, log=log)
+        info = DataInfo(self.data.shape, self.data.num_classes, self.data.class_names, self.data.name)
+        self.objective = build_objective(cfg, info)
+        self.objective.nets.to(self.device).train()
+        groups = self.objective.param_groups()
+        self.base_lr = self.objective.learning_rates()
+        self.opts = {n: make_optimizer(cfg.optim, p, self.base_lr[n]) for n, p in groups.items()}
+        ema_net = self.objective.nets[self.objective.ema_net]
+        self.ema = EMA(ema_net, cfg.train.ema, cfg.train.ema_start) if cfg.train.ema > 0 else None
+        self.stream = BatchStream(self.data, cfg.train.batch_size, cfg.train.seed, self.device)
+        self.fixed = self.objective.fixed_inputs(cfg.train.grid, cfg.train.seed + 12345, self.device)
+        self.step, self.images, self.elapsed = 0, 0, 0.0
+        self.lr_scale, self.rollbacks = 1.0, 0
+        self._stop_signal: str | None = None
+
+    # ------------------------------------------------------------------------------------------
+    # checkpoint state
+
+    def state(self) -> tuple[dict, dict]:
+        tensors: dict[str, torch.Tensor] = {}
+        for name, net in self.objective.nets.items():
+            for k, v in net.state_dict().items():
+                tensors[f"nets.{name}.{k}"] = v.detach().cpu().contiguous().clone()
+        if self.ema is not None:
+            for k, v in self.ema.net.state_dict().items():
+                tensors[f"ema.{k}"] = v.detach().cpu().contiguous().clone()
+        optim = {n: ck.pack_optimizer(n, opt, tensors) for n, opt in self.opts.items()}
+        tensors["rng.cpu"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        meta = {
+            "gankit_version": __version__, "torch_version": torch.__version__,
+            "step": self.step, "images": self.images, "elapsed": self.elapsed,
+            "config": self.cfg.to_dict(), "data_info": self.objective.info.to_dict(),
+            "objective": self.objective.extra_state(), "optim": optim, "stream": self.stream.state_dict(),
+            "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "ema_net": self.objective.ema_net,
+        }
+        return tensors, meta
+
+    def load_state(self, tensors: dict, meta: dict) -> None:
+        for name, net in self.objective.nets.items():
+            prefix = f"nets.{name}."
+            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        if self.ema is not None:
+            self.ema.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        for n, opt in self.opts.items():
+            opt.load_state_dict(ck.unpack_optimizer(n, meta["optim"][n], tensors))
+        torch.set_rng_state(tensors["rng.cpu"])
+        if self.device.type == "cuda" and "rng.cuda" in tensors:
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.objective.load_extra_state(meta.get("objective", {}))
+        self.stream.load_state_dict(meta["stream"])
+        self.step, self.images, self.elapsed = meta["step"], meta["images"], meta["elapsed"]
+        self.lr_scale, self.rollbacks = meta.get("lr_scale", 1.0), meta.get("rollbacks", 0)
+        self._apply_lr()
+
+    def _apply_lr(self) -> None:
+        for n, opt in self.opts.items():
+            for group in opt.param_groups:
+                group["lr"] = self.base_lr[n] * self.lr_scale
+
+    def save(self) -> Path:
+        self._check_weights()
+        tensors, meta = self.state()
+        path = ck.checkpoint_path(self.run_dir, self.step)
+        ck.save_checkpoint(path, tensors, meta)
+        ck.prune(self.run_dir, self.cfg.train.keep)
+        return path
+
+    @classmethod
+    def resume(cls, run_dir: Path, steps: int | None = None, overrides: dict | None = None, log=print):
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise GankitError(f"cannot resume: {run_dir} is not a directory")
+        path = ck.latest_checkpoint(run_dir)
+        if path is None:
+            raise GankitError(f"cannot resume: no checkpoint in {run_dir / 'checkpoints'}; start a new run with "
+                              f"gankit train --out {run_dir}")
+        tensors, meta = ck.load_checkpoint(path)
+        cfg = RunConfig.from_dict(meta["config"])
+        if steps is not None:
+            cfg.train.steps = steps
+        for k, v in (overrides or {}).items():
+            setattr(cfg.train, k, v)
+        trainer = cls(cfg, run_dir, log=log)
+        trainer.load_state(tensors, meta)
+        log(f"resuming {run_dir} from step {trainer.step} ({path.name}) to step {cfg.train.steps}")
+        return trainer
+
+    # ------------------------------------------------------------------------------------------
+    # the loop
+
+    def _check_weights(self) -> None:
+        bad = [n for n, net in self.objective.nets.items()
+               if not torch.stack([p.isfinite().all() for p in net.parameters()]).all()]
+        if bad:
+            self._diverged(f"non-finite weights in {', '.join(bad)}")
+
+    def _diverged(self, what: str) -> None:
+        """Roll back to the last good checkpoint with halved learning rates, or stop with advice."""
+        cfg = self.cfg.train
+        last = ck.latest_checkpoint(self.run_dir)
+        if cfg.on_nan == "rollback" and self.rollbacks < cfg.max_rollbacks and last is not None:
+            tensors, meta = ck.load_checkpoint(last)
+            failed_step = self.step
+            rollbacks = self.rollbacks + 1
+            self.load_state(tensors, meta)
+            self.rollbacks, self.lr_scale = rollbacks, self.lr_scale * 0.5
+            self._apply_lr()
+            self.log(f"health guard: {what} at step {failed_step}; rolled back to step {self.step} "
+                     f"({last.name}) with learning rates x{self.lr_scale:g} (rollback {rollbacks}/{cfg.max_rollbacks})")
+            raise _RolledBack()
+        where = f"; the last good checkpoint is {last}" if last else ""
+        raise GankitError(f"training diverged: {what} at step {self.step}{where}. Lower the learning rates "
+                          f"(optim.lr_d, optim.lr_g), add a penalty (loss.reg=r1) or try --loss hinge")
+
+    def _train_step(self) -> None:
+        batch = None
+        for phase in self.objective.phases():
+            opt = self.opts[phase.name]
+            trained = set(self.objective.param_groups()[phase.name])
+            for p in self.objective.nets.parameters():
+                p.requires_grad_(p in trained)
+            for _ in range(phase.repeat):
+                if phase.fresh_batch or batch is None:
+                    batch = self.stream.next()
+                    self.images += batch[0].shape[0]
+                loss = self.objective.loss(phase.name, batch, self.step)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                self.objective.after_step(phase.name)
+        for p in self.objective.nets.parameters():
+            p.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.objective.nets[self.objective.ema_net], self.step)
+        self.step += 1
+
+    def sampler_net(self) -> torch.nn.Module:
+        return self.ema.net if self.ema is not None else self.objective.nets[self.objective.ema_net]
+
+    @torch.no_grad()
+    def save_samples(self, name: str) -> Path:
+        G = self.sampler_net()
+        was_training = G.training
+        G.eval()
+        try:
+            out = self.objective.generate(G, self.fixed)
+        finally:
+            G.train(was_training)
+        path = self.run_dir / "samples" / f"{name}.png"
+        if out.dim() == 4:
+            return save_grid(out, path)
+        more = self.objective.generate(G, self.objective.fixed_inputs(2500, self.cfg.train.seed + 1, self.device))
+        return save_scatter(more, path, self.data.x, title=f"{self.data.name} step {self.step}")
+
+    def run(self) -> dict:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg.train
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ck.atomic_write_text(self.run_dir / "config.json", self.cfg.to_json())
+        metrics_path = self.run_dir / "metrics.jsonl"
+        writer = self._tensorboard()
+        handlers = self._install_signals()
+        if self.step == 0 and ck.latest_checkpoint(self.run_dir) is None:
+            self.save()  # step 0: a known-good state to roll back to
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, dynamic_ncols=True,
+                   mininterval=1.0, desc="train", unit="step")
+        t_mark, img_mark, start_step, last_values = time.perf_counter(), self.images, self.step, {}
+        try:
+            with Collector() as stats, open(metrics_path, "a") as metrics_file:
+                while self.step < cfg.steps and self._stop_signal is None:
+                    try:
+                        self._train_step()
+                        bar.update(1)
+                        at_ckpt = self.step % cfg.ckpt_every == 0 or self.step == cfg.steps
+                        if self.step % cfg.log_every == 0 or at_ckpt:
+                            values = stats.flush()
+                            now = time.perf_counter()
+                            self.elapsed += now - t_mark
+                            rate = (self.images - img_mark) / max(now - t_mark, 1e-9)
+                            t_mark, img_mark = now, self.images
+                            bad = [k for k, v in values.items() if not math.isfinite(v)]
+                            if bad:
+                                self._diverged(f"non-finite {', '.join(bad)}")
+                            record = {"kind": "train", "step": self.step, "images": self.images,
+                                      "time": round(self.elapsed, 3), "img_per_s": round(rate, 1), **values}
+                            metrics_file.write(json.dumps(record) + "\n")
+                            metrics_file.flush()
+                            last_values = values
+                            if writer is not None:
+                                for k, v in record.items():
+                                    if k not in ("kind", "step"):
+                                        writer.add_scalar(k, v, self.step)
+                            bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in values.items()
+                                             if k.startswith("loss/")} | {"img/s": f"{rate:.0f}"}, refresh=False)
+                        if self.step % cfg.sample_every == 0:
+                            p = self.save_samples(f"step-{self.step:07d}")
+                            if writer is not None and p.suffix == ".png":
+                                self._tb_image(writer, p)
+                        if at_ckpt:
+                            self.save()
+                            plot_curves(metrics_path, self.run_dir / "plots" / "losses.png")
+                    except _RolledBack:
+                        stats.flush()
+                        t_mark, img_mark = time.perf_counter(), self.images
+                        bar.reset(total=cfg.steps)
+                        bar.update(self.step)
+                if self._stop_signal is not None:
+                    self.elapsed += time.perf_counter() - t_mark
+                    stats.flush()
+                    self.save()
+        finally:
+            bar.close()
+            self._restore_signals(handlers)
+            if writer is not None:
+                writer.close()
+        return self._finish(start_step, last_values)
+
+    def _finish(self, start_step: int, last_values: dict) -> dict:
+        final = self.save_samples("final")
+        curves = plot_curves(self.run_dir / "metrics.jsonl", self.run_dir / "plots" / "losses.png")
+        latest = ck.latest_checkpoint(self.run_dir)
+        summary = {
+            "run_dir": str(self.run_dir), "step": self.step, "target_steps": self.cfg.train.steps,
+            "interrupted": self._stop_signal, "images": self.images, "train_seconds": round(self.elapsed, 2),
+            "img_per_s": round(self.images / max(self.elapsed, 1e-9), 1), "checkpoint": str(latest),
+            "samples": str(final), "curves": str(curves) if curves else None, "last": last_values,
+            "rollbacks": self.rollbacks, "device": str(self.device),
+        }
+        ck.atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))
+        return summary
+
+    # ------------------------------------------------------------------------------------------
+
+    def _tensorboard(self):
+        if not self.cfg.train.tensorboard:
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self.log("tensorboard is not installed: no TensorBoard events (pip install tensorboard)")
+            return None
+        return SummaryWriter(str(self.run_dir / "tb"))
+
+    def _tb_image(self, writer, path: Path) -> None:
+        import numpy as np
+        from PIL import Image
+
+        img = np.asarray(Image.open(path).convert("RGB"))
+        writer.add_image("samples", img, self.step, dataformats="HWC")
+
+    def _install_signals(self):
+        def handler(signum, frame):
+            if self._stop_signal is not None:  # a second Ctrl-C stops at once
+                raise KeyboardInterrupt
+            self._stop_signal = signal.Signals(signum).name
+
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread
+                pass
+        return old
+
+    @staticmethod
+    def _restore_signals(old) -> None:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+class _RolledBack(Exception):
+    """Internal: the health guard restored an earlier state; the loop goes on from there."""
