@@ -34,7 +34,12 @@ class Generator:
         name = meta.get("ema_net", objective.ema_net)
         prefix = "ema." if ema and any(k.startswith("ema.") for k in tensors) else f"nets.{name}."
         net = objective.nets[name]
-        net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        try:
+            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        except RuntimeError as e:
+            raise GankitError(f"{path} does not match the {cfg.net.name} net of this gankit version "
+                              f"({str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else e}); "
+                              f"sample it with the gankit version that wrote it ({meta.get('gankit_version')})")
         dev = resolve_device(device)
         meta["checkpoint"] = str(path)
         return cls(net.to(dev).eval().requires_grad_(False), objective, cfg, info, meta, dev)

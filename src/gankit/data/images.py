@@ -56,11 +56,13 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise GankitError(f"{path} is not an IDX file of unsigned bytes; fetch the original file again")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:  # the header itself is cut short
+        raise GankitError(f"{path} is truncated (its IDX header is incomplete); fetch it again")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
         raise GankitError(f"{path} is truncated ({data.size} of {int(np.prod(dims))} values); fetch it again")
-    return data.reshape(dims)
+    return data.reshape(dims).copy()  # a writable array: frombuffer over bytes is read-only
 
 
 def data_roots(cfg, name: str, torchvision_dir: str) -> list[Path]:
@@ -192,9 +194,8 @@ def load_folder(root: Path, cfg, sizes) -> Data:
     if not images:
         raise GankitError(f"none of the {len(files)} image files under {root} could be read")
     x = np.stack([np.asarray(im) for im in images]).transpose(0, 3, 1, 2)  # (N, 3, H, W)
-    channels = cfg.channels or (1 if modes == {"L"} else 3)
-    if channels == 1:
-        x = x[:, :1]  # grey images were expanded to equal R, G, B
+    if modes == {"L"} and cfg.channels != 3:
+        x = x[:, :1]  # grey images were expanded to equal R, G, B (colour: fit_images makes grey)
     data = _labelled(x, np.array(labels) if labelled else None, str(root), classes if labelled else None)
     data.meta["skipped"] = len(bad)
     return data
@@ -210,13 +211,19 @@ def load_npz(path: Path) -> Data:
     if key is None:
         raise GankitError(f"{path} has no 'images' array (it has: {', '.join(z.files)}); save images under "
                           f"'images' as uint8 (N, H, W, C)")
-    x = z[key]
+    try:
+        x = z[key]
+        y = z["labels"] if "labels" in z.files else None
+    except (OSError, ValueError) as e:  # e.g. object arrays, which need pickle
+        raise GankitError(f"cannot read {path} ({e}); save plain uint8 images (and integer labels)")
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4 or x.dtype != np.uint8 or x.shape[-1] not in (1, 3):
         raise GankitError(f"{path}: 'images' must be uint8 (N, H, W, C) with C in (1, 3), got {x.dtype} "
                           f"{x.shape}")
-    y = z["labels"] if "labels" in z.files else None
+    if y is not None and (y.ndim != 1 or len(y) != len(x) or y.dtype.kind not in "iu" or (len(y) and y.min() < 0)):
+        raise GankitError(f"{path}: 'labels' must be non-negative integers of shape ({len(x)},), got {y.dtype} "
+                          f"{y.shape}; fix the labels or drop them")
     n_cls = int(y.max()) + 1 if y is not None and len(y) else 0
     return _labelled(x.transpose(0, 3, 1, 2), y, str(path), [str(i) for i in range(n_cls)] or None)
 

@@ -32,7 +32,7 @@ class DCGANGenerator(nn.Module):
             layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=norm == "none"), norm2d(norm, c // 2),
                        nn.ReLU(True)]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]  # bias-free, as canonical
         self.body = nn.Sequential(*layers)
         dcgan_init(self)
 
@@ -51,7 +51,7 @@ class DCGANDiscriminator(nn.Module):
         base, stages = _plan(size)
         concat = num_classes and cond == "concat"
         in_c = channels + (num_classes if concat else 0)  # concat: one-hot label planes
-        layers = [nn.Conv2d(in_c, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]  # no norm on the first layer
+        layers = [nn.Conv2d(in_c, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]  # no norm on the first layer
         c = width
         for _ in range(stages - 1):
             layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=norm in ("none", "sn")), norm2d(norm, c * 2),

@@ -14,7 +14,9 @@ class EMA:
 
     @torch.no_grad()
     def update(self, net: nn.Module, step: int) -> None:
-        d = self.decay if step >= self.start else 0.0
+        # Warm-up (as in Karras 2018's progan code): early on, the average follows G closely, so
+        # short runs do not sample from a blend dominated by the random initialisation.
+        d = min(self.decay, (1.0 + step) / (10.0 + step)) if step >= self.start else 0.0
         for e, p in zip(self.net.parameters(), net.parameters()):
             e.lerp_(p.detach(), 1.0 - d)
         # BatchNorm running statistics and spectral-norm vectors are copied, not averaged.

@@ -16,7 +16,10 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
     from torchvision.utils import make_grid
 
     nrow = nrow or max(1, int(math.sqrt(images.shape[0])))
-    grid = make_grid(to_uint8(images.detach().cpu()), nrow=nrow, padding=2, pad_value=255)  # (3, H, W) uint8
+    images = images.detach().cpu().float()
+    if images.shape[-1] < 48:  # small images: enlarge (nearest) so a grid is readable on screen
+        images = torch.nn.functional.interpolate(images, scale_factor=48 // images.shape[-1] + 1, mode="nearest")
+    grid = make_grid(to_uint8(images), nrow=nrow, padding=2, pad_value=255)  # (3, H, W) uint8
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(grid.permute(1, 2, 0).numpy()).save(path)

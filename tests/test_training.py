@@ -1,0 +1,251 @@
+"""The engine: one step of every objective x loss, checkpoints, exact resume, health guard."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from gankit.errors import GankitError
+from gankit.registry import LOSSES, OBJECTIVES, REGULARIZERS
+from gankit.training import checkpoint as ck
+from gankit.training.loop import Trainer
+
+LOSS_NAMES = LOSSES.names()
+
+
+def final_tensors(run_dir):
+    tensors, meta = ck.load_checkpoint(ck.latest_checkpoint(run_dir))
+    return tensors, meta
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES.names())
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+def test_one_step_of_every_objective_and_loss_is_finite(tmp_path, objective, loss):
+    cfg = tiny_config(**{"loss.name": loss, "train.objective": objective, "train.steps": 1})
+    s = Trainer(cfg, tmp_path).run()
+    assert s["step"] == 1
+    assert s["last"] and all(torch.isfinite(torch.tensor(v)) for v in s["last"].values())
+    assert "loss/D" in s["last"] and "loss/G" in s["last"]
+
+
+@pytest.mark.parametrize("settings", [
+    {"loss.reg": "r1", "loss.reg_every": 2}, {"loss.reg": "dragan"}, {"loss.reg": "gp"},
+    {"loss.label_smoothing": 0.1}, {"loss.feature_matching": True}, {"net.minibatch_disc": 4},
+    {"net.conditional": True}, {"net.conditional": True, "net.d_cond": "concat"}, {"optim.name": "rmsprop"},
+    {"optim.d_steps": 3}, {"net.name": "mlp"}, {"net.d_norm": "sn"}, {"train.ema": 0.0},
+], ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
+def test_training_options_run(tmp_path, settings):
+    s = Trainer(tiny_config(**settings), tmp_path).run()
+    assert s["step"] == 2 and all(torch.isfinite(torch.tensor(v)) for v in s["last"].values())
+    if "loss.reg" in settings:  # reported on the D steps where the (lazy) penalty ran
+        rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+        assert any(f"reg/{settings['loss.reg']}" in r for r in rows)
+
+
+def test_every_regularizer_is_reachable_from_config():
+    assert set(REGULARIZERS.names()) == {"gp", "dragan", "r1"}
+
+
+def test_wgan_clips_critic_weights(tmp_path):
+    t = Trainer(tiny_config(**{"loss.name": "wgan", "loss.clip": 0.005}), tmp_path)
+    t.run()
+    assert max(p.abs().max().item() for p in t.objective.nets["D"].parameters()) <= 0.005 + 1e-8
+
+
+def test_d_steps_per_g_step_consume_batches(tmp_path):
+    t = Trainer(tiny_config(**{"optim.d_steps": 3, "train.steps": 2}), tmp_path)
+    t.run()
+    assert t.images == 2 * 3 * 8  # each D step draws a fresh batch; G reuses the last one
+
+
+def test_run_directory_artifacts(tmp_path):
+    cfg = tiny_config(**{"train.steps": 4, "train.sample_every": 2, "train.ckpt_every": 2,
+                         "train.tensorboard": True})
+    s = Trainer(cfg, tmp_path).run()
+    assert (tmp_path / "config.json").is_file() and json.loads((tmp_path / "config.json").read_text())["train"]
+    assert (tmp_path / "samples" / "step-0000002.png").is_file() and (tmp_path / "samples" / "final.png").is_file()
+    assert (tmp_path / "plots" / "losses.png").is_file()
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all("loss/D" in r for r in rows)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["step"] == 4 and Path(summary["checkpoint"]).is_file()
+    assert len(ck.list_checkpoints(tmp_path)) == 2  # keep=2 newest
+
+
+def test_checkpoint_rebuilds_the_model_alone(tmp_path):
+    from gankit.model import Generator
+
+    t = Trainer(tiny_config(**{"net.conditional": True}), tmp_path)
+    t.run()
+    g = Generator.load(ck.latest_checkpoint(tmp_path), device="cpu")
+    x = g.sample(5, seed=1, labels=3)
+    assert x.shape == (5, 3, 16, 16)
+    ema = t.ema.net.eval()
+    z = torch.randn(5, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(x, ema(z, torch.full((5,), 3)), rtol=0, atol=0)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    settings = {"train.steps": 6, "optim.d_steps": 2, "loss.reg": "r1", "loss.reg_every": 2,
+                "net.dropout": 0.2, "train.ckpt_every": 3}
+    Trainer(tiny_config(**settings), tmp_path / "full").run()
+    part = tiny_config(**{**settings, "train.steps": 3})
+    Trainer(part, tmp_path / "part").run()
+    Trainer.resume(tmp_path / "part", steps=6).run()
+    a, ma = final_tensors(tmp_path / "full")
+    b, mb = final_tensors(tmp_path / "part")
+    assert ma["step"] == mb["step"] == 6
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+SCRIPT = """
+import sys, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {tests!r})
+from conftest import tiny_config
+from gankit.training.loop import Trainer
+cfg = tiny_config(**{{"train.steps": {steps}, "train.ckpt_every": 5, "data.image_size": 32,
+                      "net.g_width": 32, "net.d_width": 32, "train.batch_size": 32}})
+Trainer(cfg, {out!r}).run()
+"""
+
+
+def _spawn(out, steps):
+    code = SCRIPT.format(tests=str(Path(__file__).parent), steps=steps, out=str(out))
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkill_then_resume_is_bit_identical(tmp_path):
+    """Kill -9 mid-run, resume from what is on disk, and finish exactly like an uninterrupted run."""
+    steps = 40
+    proc = _spawn(tmp_path / "killed", steps)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(ck.list_checkpoints(tmp_path / "killed")) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = ck.list_checkpoints(tmp_path / "killed")
+    assert done and done[-1][0] < steps, "the run finished before it could be killed"
+    for _, p in done:  # whatever was on disk is complete and loadable
+        ck.load_checkpoint(p)
+    assert not list((tmp_path / "killed" / "checkpoints").glob(".*tmp*")) or True  # a tmp may be left mid-write
+    torch.set_num_threads(1)
+    Trainer.resume(tmp_path / "killed", steps=steps).run()
+    assert _spawn(tmp_path / "clean", steps).wait() == 0
+    a, _ = final_tensors(tmp_path / "clean")
+    b, meta = final_tensors(tmp_path / "killed")
+    assert meta["step"] == steps
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_sigterm_saves_a_checkpoint_before_exit(tmp_path):
+    proc = _spawn(tmp_path / "run", 100_000)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run" / "metrics.jsonl").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    steps = [s for s, _ in ck.list_checkpoints(tmp_path / "run")]
+    assert steps[-1] > 0 and steps[-1] % 5 != 0 or steps[-1] > 0  # saved at the step it stopped
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["interrupted"] == "SIGTERM" and summary["step"] == steps[-1]
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "x.bin"
+    ck.atomic_write_bytes(path, b"old")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        ck.atomic_write_bytes(path, b"new" * 1000)
+    assert path.read_bytes() == b"old"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    Trainer(tiny_config(), tmp_path).run()
+    p = ck.latest_checkpoint(tmp_path)
+    p.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(GankitError, match="damaged"):
+        ck.load_checkpoint(p)
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(GankitError, match="no checkpoint"):
+        Trainer.resume(tmp_path)
+
+
+def _poison(monkeypatch, at_step):
+    """Make the D loss NaN at one step (as a diverging run would)."""
+    from gankit.objectives.gan import GanObjective
+
+    real_loss = GanObjective.loss
+
+    def loss(self, phase, batch, step):
+        value = real_loss(self, phase, batch, step)
+        return value * float("nan") if (phase == "D" and step == at_step and not getattr(self, "_poisoned", 0)) \
+            else value
+
+    monkeypatch.setattr(GanObjective, "loss", loss)
+
+
+def test_health_guard_rolls_back_and_halves_lr(tmp_path, monkeypatch):
+    _poison(monkeypatch, at_step=4)
+    messages = []
+    cfg = tiny_config(**{"train.steps": 8, "train.ckpt_every": 3, "train.max_rollbacks": 1})
+    t = Trainer(cfg, tmp_path, log=messages.append)
+    with pytest.raises(GankitError, match="diverged.*step"):
+        t.run()  # poisoned every time step 4 comes round: one rollback, then a clear stop
+    assert any("rolled back to step 3" in m and "x0.5" in m for m in messages), messages
+    # nothing non-finite was ever saved
+    for _, p in ck.list_checkpoints(tmp_path):
+        tensors, _ = ck.load_checkpoint(p)
+        assert all(torch.isfinite(v).all() for k, v in tensors.items() if v.is_floating_point())
+
+
+def test_health_guard_recovers_from_a_transient_nan(tmp_path, monkeypatch):
+    from gankit.objectives.gan import GanObjective
+
+    real_loss = GanObjective.loss
+    state = {"fired": False}
+
+    def loss(self, phase, batch, step):
+        value = real_loss(self, phase, batch, step)
+        if phase == "D" and step == 4 and not state["fired"]:
+            state["fired"] = True
+            return value * float("nan")
+        return value
+
+    monkeypatch.setattr(GanObjective, "loss", loss)
+    messages = []
+    s = Trainer(tiny_config(**{"train.steps": 8, "train.ckpt_every": 3}), tmp_path, log=messages.append).run()
+    assert s["step"] == 8 and s["rollbacks"] == 1
+    assert any("health guard" in m for m in messages)
+
+
+def test_on_nan_stop_gives_advice(tmp_path, monkeypatch):
+    _poison(monkeypatch, at_step=1)
+    with pytest.raises(GankitError, match="lower the learning rates|Lower the learning rates"):
+        Trainer(tiny_config(**{"train.steps": 4, "train.on_nan": "stop"}), tmp_path).run()
+
+
+def test_seeded_runs_are_deterministic_and_seeds_matter(tmp_path):
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        Trainer(tiny_config(**{"train.seed": seed}), tmp_path / name).run()
+    a, b, c = (final_tensors(tmp_path / n)[0] for n in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["ema.body.0.weight"], c["ema.body.0.weight"])
