@@ -65,6 +65,7 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     d_steps: int = 1  # D updates per G update
+    decay_start: float = 1.0  # fraction of train.steps after which lr falls linearly to 0 (1.0 = constant)
 
 
 @dataclass
@@ -297,6 +298,8 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"train.ema must be in [0, 1), got {cfg.train.ema}; 0 turns the EMA off")
     if not 0.0 <= cfg.loss.label_smoothing < 0.5:
         raise GankitError(f"loss.label_smoothing must be in [0, 0.5), got {cfg.loss.label_smoothing}")
+    if not 0.0 <= cfg.optim.decay_start <= 1.0:
+        raise GankitError(f"optim.decay_start must be in [0, 1], got {cfg.optim.decay_start}")
     if cfg.optim.lr_g <= 0 or cfg.optim.lr_d <= 0:
         raise GankitError("optim.lr_g and optim.lr_d must be positive")
     if not 0.0 <= cfg.net.dropout < 1.0:

@@ -110,10 +110,18 @@ class Trainer:
         self.lr_scale, self.rollbacks = meta.get("lr_scale", 1.0), meta.get("rollbacks", 0)
         self._apply_lr()
 
+    def lr_factor(self) -> float:
+        """Constant, then linear decay to 0 from optim.decay_start * steps (CycleGAN's schedule)."""
+        total, start = self.cfg.train.steps, self.cfg.optim.decay_start * self.cfg.train.steps
+        if self.step < start or start >= total:
+            return 1.0
+        return max(0.0, 1.0 - (self.step - start) / (total - start))
+
     def _apply_lr(self) -> None:
+        f = self.lr_scale * self.lr_factor()
         for n, opt in self.opts.items():
             for group in opt.param_groups:
-                group["lr"] = self.base_lr[n] * self.lr_scale
+                group["lr"] = self.base_lr[n] * f
 
     def save(self) -> Path:
         self._check_weights()
@@ -171,6 +179,8 @@ class Trainer:
                           f"(optim.lr_d, optim.lr_g), add a penalty (loss.reg=r1) or try --loss hinge")
 
     def _train_step(self) -> None:
+        if self.cfg.optim.decay_start < 1.0:
+            self._apply_lr()
         batch = None
         for phase in self.objective.phases():
             opt = self.opts[phase.name]
