@@ -112,7 +112,7 @@ def _idx_dataset(cfg, split: str, name: str, tv_dir: str, tv_class: str, classes
 @DATASETS.register("mnist", help="MNIST 28x28 digits from the standard IDX files (60k train / 10k test)")
 def mnist(cfg, split: str) -> Data:
     return _idx_dataset(cfg, split, "mnist", "MNIST", "MNIST", [str(i) for i in range(10)],
-                        "torchvision (data.download=true)")
+                        "`python -c 'import torchvision; torchvision.datasets.MNIST(\".\", download=True)'`")
 
 
 @DATASETS.register("fashion-mnist", help="Fashion-MNIST 28x28 from the standard IDX files (60k/10k, 10 classes)")
@@ -165,7 +165,8 @@ def load_folder(root: Path, cfg, sizes) -> Data:
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))  # no hidden dirs
     if not files:
         raise GankitError(f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) found under {root}")
     size = cfg.image_size or (64 if sizes is None or 64 in sizes else max(sizes))
