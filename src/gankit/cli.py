@@ -8,6 +8,11 @@ import time
 from pathlib import Path
 
 from .errors import GankitError
+from .registry import Registry
+
+# Commands added by GAN families (e.g. `translate`): each entry is an object with
+# add_parser(subparsers) and run(args) -> int, registered from the family's own module.
+COMMANDS = Registry("command")
 
 EPILOG_TRAIN = """examples:
   gankit train --preset digits                          # the README's main job (~2 min on 2 CPU cores)
@@ -67,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
                         description="List nets, losses, regularizers, datasets, objectives, presets or settings.")
     ls.add_argument("what", nargs="?", default="all",
                     choices=["all", "nets", "losses", "regularizers", "datasets", "objectives", "presets", "settings"])
+    import gankit  # noqa: F401  (families register their commands on import)
+
+    for entry in COMMANDS:
+        entry.obj.add_parser(sub)
     return p
 
 
@@ -77,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "list": cmd_list}[
-            args.command](args)
+        builtin = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "list": cmd_list}
+        if args.command in builtin:
+            return builtin[args.command](args)
+        return COMMANDS.get(args.command).run(args)
     except GankitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2
@@ -156,42 +167,12 @@ def default_run_dir(cfg) -> Path:
 
 
 def cmd_sample(args) -> int:
-    import numpy as np
-
     from .model import Generator
-    from .viz import save_grid, save_scatter
 
     if args.n < 1:
         raise GankitError("--n must be at least 1")
     g = Generator.load(args.checkpoint, device=args.device, ema=not args.no_ema)
-    out = Path(args.out)
-    x, y = g.sample(args.n, seed=args.seed, labels=args.label, return_labels=True)
-    if x.dim() != 4:  # vectors (toy data)
-        if out.suffix == ".png":
-            save_scatter(x, out, title=f"{args.n} samples")
-        else:
-            out = out if out.suffix == ".npz" else out.with_suffix(".npz")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(out, samples=x.numpy(), **({"labels": y.numpy()} if y is not None else {}))
-        print(f"wrote {args.n} samples to {out}")
-        return 0
-    if out.suffix == ".npz":
-        from .data import to_uint8
-        images = to_uint8(x).permute(0, 2, 3, 1).numpy()  # (N, H, W, C) uint8
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out, images=images, **({"labels": y.numpy()} if y is not None else {}))
-    elif out.suffix == ".png":
-        save_grid(x, out)
-    else:
-        from PIL import Image
-
-        from .data import to_uint8
-        out.mkdir(parents=True, exist_ok=True)
-        images = to_uint8(x).permute(0, 2, 3, 1).numpy()
-        for k, im in enumerate(images):
-            tag = f"_class{int(y[k])}" if y is not None else ""
-            Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(out / f"{k:06d}{tag}.png")
-    print(f"wrote {args.n} samples to {out}")
+    print(g.objective.write_samples(g, args))
     return 0
 
 
@@ -226,7 +207,8 @@ def cmd_list(args) -> int:
                 print(f"  {n:<14} {preset_description(n)}")
         else:
             cfg = RunConfig()
-            for section in ("data", "net", "loss", "optim", "train"):
+            from .config import sections
+            for section in sections():
                 for f in dataclasses.fields(getattr(cfg, section)):
                     print(f"  {section}.{f.name} = {getattr(getattr(cfg, section), f.name)!r}")
     return 0

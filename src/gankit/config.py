@@ -88,6 +88,22 @@ class TrainConfig:
     grid: int = 64  # images in each sample grid
 
 
+# Settings of one GAN family (e.g. pix2pix's L1 weight) live in a section of their own that the
+# family's module registers with `register_section`; it is then reachable as cfg.NAME and as
+# NAME.key=value overrides, and saved with the rest of the config.
+EXTRA_SECTIONS: dict[str, type] = {}
+
+
+def register_section(name: str):
+    def deco(cls):
+        if name in EXTRA_SECTIONS or name in ("data", "net", "loss", "optim", "train"):
+            raise ValueError(f"config section {name!r} registered twice")
+        EXTRA_SECTIONS[name] = cls
+        return cls
+
+    return deco
+
+
 @dataclass
 class RunConfig:
     preset: str | None = None
@@ -96,9 +112,22 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    ext: dict = field(default_factory=dict)  # registered family sections, by name
+
+    def __post_init__(self):
+        for name, cls in EXTRA_SECTIONS.items():
+            self.ext.setdefault(name, cls())
+
+    def __getattr__(self, name: str):
+        ext = self.__dict__.get("ext", {})
+        if name in ext:
+            return ext[name]
+        raise AttributeError(name)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d.update(d.pop("ext"))
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -110,7 +139,11 @@ class RunConfig:
         return cfg
 
 
-SECTIONS = ("data", "net", "loss", "optim", "train")
+BASE_SECTIONS = ("data", "net", "loss", "optim", "train")
+
+
+def sections() -> tuple[str, ...]:
+    return BASE_SECTIONS + tuple(EXTRA_SECTIONS)
 CHOICES = {
     ("data", "on_corrupt"): ("skip", "fail"),
     ("net", "g_norm"): ("bn", "none"),
@@ -178,7 +211,7 @@ def _example(tp) -> str:
 
 def all_keys() -> list[str]:
     cfg = RunConfig()
-    return [f"{s}.{f.name}" for s in SECTIONS for f in dataclasses.fields(getattr(cfg, s))]
+    return [f"{s}.{f.name}" for s in sections() for f in dataclasses.fields(getattr(cfg, s))]
 
 
 def resolve_key(key: str) -> tuple[str, str]:
@@ -213,9 +246,9 @@ def apply_nested(cfg: RunConfig, d: dict, source: str, strict: bool = True) -> N
             if section == "preset" and not strict:
                 cfg.preset = values
             continue
-        if section not in SECTIONS or not isinstance(values, dict):
+        if section not in sections() or not isinstance(values, dict):
             if strict:
-                raise GankitError(f"{source}: unknown section {section!r}; sections are {', '.join(SECTIONS)}")
+                raise GankitError(f"{source}: unknown section {section!r}; sections are {', '.join(sections())}")
             continue
         for name, value in values.items():
             if strict or any(f.name == name for f in dataclasses.fields(getattr(cfg, section))):

@@ -62,3 +62,5 @@ LOSSES = Registry("loss")
 REGULARIZERS = Registry("regularizer")
 DATASETS = Registry("dataset")
 OBJECTIVES = Registry("objective")
+METRICS = Registry("metric")  # gankit eval --metrics: name -> metric function (gankit/metrics/evaluate.py)
+EXTRACTORS = Registry("extractor")  # gankit eval --extractor: name -> feature extractor factory

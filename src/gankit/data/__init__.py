@@ -19,12 +19,17 @@ from ..registry import DATASETS
 
 @dataclass
 class Data:
-    x: torch.Tensor  # uint8 (N, C, H, W) images or float32 (N, D) vectors
+    """A dataset in memory. x: uint8 (N, C, H, W) images, float (N, D) vectors or (N, T, F) sequences,
+    or int64 (N, L) token ids. x2: an optional second domain (image translation): aligned with x
+    when `paired`, an independent set otherwise."""
+    x: torch.Tensor
     y: torch.Tensor | None = None  # int64 (N,) labels
     name: str = ""
     num_classes: int = 0
     class_names: list[str] | None = None
-    meta: dict = field(default_factory=dict)  # e.g. toy mode centres and std
+    meta: dict = field(default_factory=dict)  # e.g. toy mode centres and std; JSON-able
+    x2: torch.Tensor | None = None
+    paired: bool = False
 
     @property
     def is_image(self) -> bool:
@@ -40,10 +45,27 @@ class Data:
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images in [0, 255] -> float in [-1, 1]; float vectors pass through."""
+    """uint8 images in [0, 255] -> float in [-1, 1]; float data -> float32; token ids pass through."""
     if x.dtype == torch.uint8:
         return x.float().div_(127.5).sub_(1.0)
-    return x.float()
+    return x.float() if x.is_floating_point() else x
+
+
+class Batch(tuple):
+    """(x, y) as a tuple, plus .x2: the second domain's batch for translation data (else None)."""
+
+    def __new__(cls, x, y=None, x2=None):
+        self = super().__new__(cls, (x, y))
+        self.x2 = x2
+        return self
+
+    @property
+    def x(self):
+        return self[0]
+
+    @property
+    def y(self):
+        return self[1]
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -85,7 +107,10 @@ def load_data(cfg, sizes: tuple[int, ...] | None = None, log=print) -> Data:
         data.y = None if data.y is None else data.y[: cfg.limit]
     if data.is_image:
         data = fit_images(data, cfg, sizes, log)
-    elif not torch.isfinite(data.x).all():
+        if data.x2 is not None:
+            second = fit_images(Data(data.x2, name=data.name), cfg, sizes, log)
+            data.x2 = second.x
+    elif data.x.is_floating_point() and not torch.isfinite(data.x).all():
         raise GankitError(f"dataset {cfg.spec} contains NaN or Inf values; clean the data first")
     return data
 
@@ -133,22 +158,36 @@ class BatchStream:
                               f"{batch_size}; lower --batch-size")
         self.x = data.x.to(device)
         self.y = None if data.y is None else data.y.to(device)
+        self.x2 = None if data.x2 is None else data.x2.to(device)
+        self.paired = data.paired
+        if self.x2 is not None and not self.paired and self.x2.shape[0] < batch_size:
+            raise GankitError(f"the second domain of {data.name} has {self.x2.shape[0]} examples, fewer than the "
+                              f"batch size {batch_size}; lower --batch-size")
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation(0)
 
-    def _permutation(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(self.x.shape[0], generator=g).to(self.device)
+    def _permutation(self, epoch: int, n: int | None = None, stream: int = 0) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch + 7_919 * stream)
+        return torch.randperm(n or self.x.shape[0], generator=g).to(self.device)
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def next(self) -> Batch:
         if self.pos + self.batch_size > self.x.shape[0]:
             self.epoch, self.pos = self.epoch + 1, 0
             self._perm = self._permutation(self.epoch)
         idx = self._perm[self.pos: self.pos + self.batch_size]
+        step = self.epoch * (self.x.shape[0] // self.batch_size) + self.pos // self.batch_size
         self.pos += self.batch_size
-        x = to_float(self.x[idx])
-        return x, (None if self.y is None else self.y[idx])
+        x2 = None
+        if self.x2 is not None:
+            if self.paired:
+                x2 = to_float(self.x2[idx])
+            else:  # unpaired: the second domain walks its own permutations, a function of the step
+                per_epoch = self.x2.shape[0] // self.batch_size
+                e2, b2 = divmod(step, per_epoch)
+                perm2 = self._permutation(e2, self.x2.shape[0], stream=1)
+                x2 = to_float(self.x2[perm2[b2 * self.batch_size: (b2 + 1) * self.batch_size]])
+        return Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], x2)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "pos": self.pos}

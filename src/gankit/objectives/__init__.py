@@ -3,7 +3,8 @@ the trainer schedules phases, optimisers, EMA, checkpoints and logging without k
 family it runs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -19,10 +20,11 @@ class Phase:
 @dataclass
 class DataInfo:
     """What an objective needs to know about its data; saved in checkpoints to rebuild the nets."""
-    shape: tuple  # one example: (C, H, W) or (D,)
+    shape: tuple  # one example: (C, H, W), (D,), (T, F) or (L,) token ids
     num_classes: int = 0
     class_names: list | None = None
     name: str = ""
+    extra: dict = field(default_factory=dict)  # JSON-able family data, e.g. a text vocabulary
 
     @property
     def is_image(self) -> bool:
@@ -30,11 +32,12 @@ class DataInfo:
 
     def to_dict(self) -> dict:
         return {"shape": list(self.shape), "num_classes": self.num_classes, "class_names": self.class_names,
-                "name": self.name}
+                "name": self.name, "extra": self.extra}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataInfo":
-        return cls(tuple(d["shape"]), d.get("num_classes", 0), d.get("class_names"), d.get("name", ""))
+        return cls(tuple(d["shape"]), d.get("num_classes", 0), d.get("class_names"), d.get("name", ""),
+                   d.get("extra", {}))
 
 
 class Objective:
@@ -75,6 +78,27 @@ class Objective:
 
     def generate(self, G: nn.Module, inputs: dict) -> torch.Tensor:
         raise NotImplementedError
+
+    @classmethod
+    def data_info(cls, data) -> DataInfo:
+        """What this family keeps about its data (override to add e.g. a vocabulary to `extra`)."""
+        return DataInfo(data.shape, data.num_classes, data.class_names, data.name, dict(data.meta.get("info", {})))
+
+    def save_samples(self, outputs: torch.Tensor, path: Path, data=None, title: str = "") -> Path:
+        """Picture of `generate`'s output during training: a grid for images, a scatter for 2D."""
+        from ..viz import save_grid, save_scatter
+
+        path = Path(path).with_suffix(".png")
+        if outputs.dim() == 4:
+            return save_grid(outputs, path)
+        return save_scatter(outputs, path, None if data is None else data.x, title=title)
+
+    def write_samples(self, generator, args) -> str:
+        """`gankit sample`: write args.n samples to args.out; returns a line for the user.
+        The default handles images (.npz / .png grid / folder of PNGs) and 2D vectors."""
+        from .sampling import write_image_samples
+
+        return write_image_samples(generator, args)
 
 
 from . import gan  # noqa: E402,F401  (register)

@@ -19,7 +19,7 @@ from ..data import BatchStream, load_data
 from ..errors import GankitError
 from ..objectives import DataInfo
 from ..registry import NETS, OBJECTIVES
-from ..viz import plot_curves, save_grid, save_scatter
+from ..viz import plot_curves
 from . import checkpoint as ck
 from .ema import EMA
 from .stats import Collector, report
@@ -55,7 +55,7 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)
         sizes = NETS.entry(cfg.net.name).meta.get("sizes")
         self.data = data if data is not None else load_data(cfg.data, sizes=sizes, log=log)
-        info = DataInfo(self.data.shape, self.data.num_classes, self.data.class_names, self.data.name)
+        info = OBJECTIVES.get(cfg.train.objective).data_info(self.data)
         self.objective = build_objective(cfg, info)
         self.objective.nets.to(self.device).train()
         groups = self.objective.param_groups()
@@ -214,11 +214,10 @@ class Trainer:
             out = self.objective.generate(G, self.fixed)
         finally:
             G.train(was_training)
-        path = self.run_dir / "samples" / f"{name}.png"
-        if out.dim() == 4:
-            return save_grid(out, path)
-        more = self.objective.generate(G, self.objective.fixed_inputs(2500, self.cfg.train.seed + 1, self.device))
-        return save_scatter(more, path, self.data.x, title=f"{self.data.name} step {self.step}")
+        if out.dim() == 2 and out.is_floating_point() and out.shape[1] == 2:  # 2D toy data: 2,500 points
+            out = self.objective.generate(G, self.objective.fixed_inputs(2500, self.cfg.train.seed + 1, self.device))
+        return self.objective.save_samples(out, self.run_dir / "samples" / name, self.data,
+                                           title=f"{self.data.name} step {self.step}")
 
     def run(self) -> dict:
         from tqdm.auto import tqdm
@@ -263,7 +262,7 @@ class Trainer:
                                              if k.startswith("loss/")} | {"img/s": f"{rate:.0f}"}, refresh=False)
                         if self.step % cfg.sample_every == 0:
                             p = self.save_samples(f"step-{self.step:07d}")
-                            if writer is not None and p.suffix == ".png":
+                            if writer is not None and p.suffix == ".png" and p.is_file():
                                 self._tb_image(writer, p)
                         if at_ckpt:
                             self.save()
