@@ -29,6 +29,8 @@ class DataConfig:
     on_corrupt: str = "skip"  # image folders: skip unreadable files (with a count) or fail
     download: bool = False  # let torchvision download mnist/fashion-mnist/cifar10 when online
     limit: int | None = None  # use only the first N examples
+    window: int | None = None  # sequences: time steps per example (default: the dataset's own)
+    columns: str | None = None  # tables (CSV, macrodata): comma-separated column names or 0-based indices
 
 
 @dataclass
@@ -55,6 +57,7 @@ class LossConfig:
     label_smoothing: float = 0.0  # one-sided: real target 1 - s (sigmoid losses only)
     feature_matching: bool = False  # G matches D's mean features instead of fooling D
     clip: float = 0.01  # weight clipping bound (wgan)
+    augment: str = ""  # DiffAugment policies applied to every D input, e.g. "translation,cutout,color"
 
 
 @dataclass
@@ -86,6 +89,9 @@ class TrainConfig:
     progress: bool = True  # progress bar
     tensorboard: bool = True
     grid: int = 64  # images in each sample grid
+    amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | none
+    channels_last: str = "auto"  # NHWC memory layout for convs: auto (on CUDA) | on | off
+    compile: bool = False  # torch.compile the nets' forward passes
 
 
 # Settings of one GAN family (e.g. pix2pix's L1 weight) live in a section of their own that the
@@ -151,6 +157,8 @@ CHOICES = {
     ("net", "d_cond"): ("projection", "concat"),
     ("optim", "name"): ("adam", "rmsprop"),
     ("train", "on_nan"): ("rollback", "stop"),
+    ("train", "amp"): ("auto", "bf16", "none"),
+    ("train", "channels_last"): ("auto", "on", "off"),
 }
 POSITIVE = {("train", "steps"), ("train", "batch_size"), ("train", "log_every"), ("train", "sample_every"),
             ("train", "ckpt_every"), ("train", "keep"), ("optim", "d_steps"), ("loss", "reg_every"),
@@ -337,6 +345,8 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError("optim.lr_g and optim.lr_d must be positive")
     if not 0.0 <= cfg.net.dropout < 1.0:
         raise GankitError(f"net.dropout must be in [0, 1), got {cfg.net.dropout}")
+    from .augment import parse_policies
+    parse_policies(cfg.loss.augment)
     from .registry import LOSSES, NETS, OBJECTIVES, REGULARIZERS
     LOSSES.entry(cfg.loss.name)
     NETS.entry(cfg.net.name)

@@ -92,7 +92,12 @@ def load_data(cfg, sizes: tuple[int, ...] | None = None, log=print) -> Data:
         if not path.exists():
             raise GankitError(f"data path {path} does not exist; give an image folder, an .npz, or a "
                               f"dataset name ({', '.join(DATASETS.names())})")
-        data = load_npz(path) if path.is_file() else load_folder(path, cfg, sizes)
+        # a file format a family registered (a dataset with meta suffixes=(".csv",)) reads cfg.spec itself
+        by_suffix = [e for e in DATASETS if path.is_file() and path.suffix.lower() in e.meta.get("suffixes", ())]
+        if by_suffix:
+            data = by_suffix[0].obj(cfg, None)
+        else:
+            data = load_npz(path) if path.is_file() else load_folder(path, cfg, sizes)
     else:
         entry = DATASETS.entry(name)
         splits = entry.meta.get("splits", ("train", "test"))
@@ -152,7 +157,7 @@ class BatchStream:
     (epoch, pos): saved in checkpoints, it makes resumed runs see exactly the same batches.
     """
 
-    def __init__(self, data: Data, batch_size: int, seed: int, device: torch.device):
+    def __init__(self, data: Data, batch_size: int, seed: int, device: torch.device, channels_last: bool = False):
         if len(data) < batch_size:
             raise GankitError(f"dataset {data.name} has {len(data)} examples, fewer than the batch size "
                               f"{batch_size}; lower --batch-size")
@@ -164,6 +169,7 @@ class BatchStream:
             raise GankitError(f"the second domain of {data.name} has {self.x2.shape[0]} examples, fewer than the "
                               f"batch size {batch_size}; lower --batch-size")
         self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.channels_last = channels_last and data.x.dim() == 4
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation(0)
 
@@ -187,7 +193,10 @@ class BatchStream:
                 e2, b2 = divmod(step, per_epoch)
                 perm2 = self._permutation(e2, self.x2.shape[0], stream=1)
                 x2 = to_float(self.x2[perm2[b2 * self.batch_size: (b2 + 1) * self.batch_size]])
-        return Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], x2)
+        x = to_float(self.x[idx])
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return Batch(x, None if self.y is None else self.y[idx], x2)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "pos": self.pos}

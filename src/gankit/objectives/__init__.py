@@ -15,6 +15,7 @@ class Phase:
     name: str  # optimiser group trained in this phase, e.g. "D" or "G"
     repeat: int = 1  # updates per training step (n D steps per G step)
     fresh_batch: bool = True  # draw a new real batch (else reuse the phase before's batch)
+    also_grad: tuple = ()  # other groups whose parameters must record a graph (for reuse by a later phase)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..augment import DiffAugment
 from ..errors import GankitError
 from ..losses import GanLoss
 from ..registry import LOSSES, NETS, OBJECTIVES, REGULARIZERS
@@ -24,25 +25,42 @@ class GanObjective(Objective):
             raise GankitError(f"loss.label_smoothing applies to sigmoid losses (minimax, ns, ml), not "
                               f"{cfg.loss.name}; remove it or pick one of those")
         self.reg = None if cfg.loss.reg == "none" else REGULARIZERS.get(cfg.loss.reg)
+        self.augment = DiffAugment(cfg.loss.augment)
+        if self.augment and len(info.shape) != 3:
+            raise GankitError("loss.augment (DiffAugment) is for images; remove it for vector data")
         G, D = NETS.get(cfg.net.name)(cfg.net, info.shape, info.num_classes)
         self.nets["G"], self.nets["D"] = G, D
         self.z_dim = cfg.net.z_dim
         self.conditional = bool(cfg.net.conditional)
         self._d_updates = 0
+        # With one D step per G step, G's forward pass of the D step is kept (with its graph) and
+        # reused by the G step, as the canonical DCGAN loop does: one G forward per iteration.
+        self.reuse_fake = cfg.optim.d_steps == 1
+        self._fake = None
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", self.cfg.optim.d_steps, fresh_batch=True), Phase("G", 1, fresh_batch=False)]
+        return [Phase("D", self.cfg.optim.d_steps, fresh_batch=True, also_grad=("G",) if self.reuse_fake else ()),
+                Phase("G", 1, fresh_batch=False)]
 
     def _noise(self, n: int, device) -> torch.Tensor:
         return torch.randn(n, self.z_dim, device=device)
 
+    def _d(self, x, y=None, return_features=False):
+        """D as every loss and penalty sees it: behind DiffAugment when loss.augment is set."""
+        D = self.nets["D"]
+        return D(self.augment(x) if self.augment else x, y, return_features=return_features)
+
     def loss(self, phase: str, batch, step: int) -> torch.Tensor:
         real, labels = batch
         y = labels if self.conditional else None
-        G, D, L = self.nets["G"], self.nets["D"], self.loss_fn
+        G, D, L = self.nets["G"], self._d, self.loss_fn
         if phase == "D":
-            with torch.no_grad():
-                fake = G(self._noise(real.shape[0], real.device), y)
+            if self.reuse_fake:
+                self._fake = G(self._noise(real.shape[0], real.device), y)  # (B, ...) with G's graph
+                fake = self._fake.detach()
+            else:
+                with torch.no_grad():
+                    fake = G(self._noise(real.shape[0], real.device), y)
             r, f = D(real, y), D(fake, y)
             loss = L.d(r, f, self.cfg.loss.label_smoothing)
             report("loss/D", loss)
@@ -59,7 +77,9 @@ class GanObjective(Objective):
             self._d_updates += 1
             return loss
         # G phase: reuses the last D batch (its labels, and its features for feature matching)
-        fake = G(self._noise(real.shape[0], real.device), y)
+        fake, self._fake = self._fake, None
+        if fake is None:
+            fake = G(self._noise(real.shape[0], real.device), y)
         if self.cfg.loss.feature_matching:
             f, h_fake = D(fake, y, return_features=True)
             with torch.no_grad():

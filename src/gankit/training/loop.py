@@ -36,10 +36,12 @@ def resolve_device(name: str) -> torch.device:
         raise GankitError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
 
 
-def make_optimizer(cfg, params, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(cfg, params, lr: float, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam or RMSprop; `fused` (one kernel for all parameters) on CUDA."""
+    extra = {"fused": True} if fused else {}
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
-    return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), **extra)
+    return torch.optim.RMSprop(params, lr=lr, **extra)
 
 
 def build_objective(cfg: RunConfig, info: DataInfo):
@@ -58,12 +60,26 @@ class Trainer:
         info = OBJECTIVES.get(cfg.train.objective).data_info(self.data)
         self.objective = build_objective(cfg, info)
         self.objective.nets.to(self.device).train()
+        # The fast path (automatic on CUDA): bf16 autocast, NHWC convs, fused optimisers, TF32.
+        cuda = self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if cfg.train.amp == "bf16" or (cfg.train.amp == "auto" and cuda) else None
+        self.channels_last = cfg.train.channels_last == "on" or (cfg.train.channels_last == "auto" and cuda)
+        if self.channels_last:
+            self.objective.nets.to(memory_format=torch.channels_last)
+        if cuda:
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         groups = self.objective.param_groups()
+        self._trained = {n: set(p) for n, p in groups.items()}
         self.base_lr = self.objective.learning_rates()
-        self.opts = {n: make_optimizer(cfg.optim, p, self.base_lr[n]) for n, p in groups.items()}
+        self.opts = {n: make_optimizer(cfg.optim, p, self.base_lr[n], fused=cuda) for n, p in groups.items()}
         ema_net = self.objective.nets[self.objective.ema_net]
         self.ema = EMA(ema_net, cfg.train.ema, cfg.train.ema_start) if cfg.train.ema > 0 else None
-        self.stream = BatchStream(self.data, cfg.train.batch_size, cfg.train.seed, self.device)
+        self.stream = BatchStream(self.data, cfg.train.batch_size, cfg.train.seed, self.device,
+                                  channels_last=self.channels_last)
+        if cfg.train.compile:
+            for net in self.objective.nets.values():
+                net.compile()  # in place: state_dict keys (and so checkpoints) are unchanged
         self.fixed = self.objective.fixed_inputs(cfg.train.grid, cfg.train.seed + 12345, self.device)
         self.step, self.images, self.elapsed = 0, 0, 0.0
         self.lr_scale, self.rollbacks = 1.0, 0
@@ -184,14 +200,16 @@ class Trainer:
         batch = None
         for phase in self.objective.phases():
             opt = self.opts[phase.name]
-            trained = set(self.objective.param_groups()[phase.name])
+            trained = self._trained[phase.name].union(*(self._trained[g] for g in phase.also_grad))
             for p in self.objective.nets.parameters():
                 p.requires_grad_(p in trained)
             for _ in range(phase.repeat):
                 if phase.fresh_batch or batch is None:
                     batch = self.stream.next()
                     self.images += batch[0].shape[0]
-                loss = self.objective.loss(phase.name, batch, self.step)
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                                    enabled=self.amp_dtype is not None):
+                    loss = self.objective.loss(phase.name, batch, self.step)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
