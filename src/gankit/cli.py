@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--label", type=int, help="class to generate (conditional generators)")
     s.add_argument("--device", default="auto")
     s.add_argument("--no-ema", action="store_true", help="use G's raw weights instead of their EMA")
+    s.add_argument("--temperature", type=float, default=None, help="text generators: sampling temperature (default: the run's)")
 
     i = sub.add_parser("interpolate", help="write a latent interpolation grid",
                        description="Each row walks from one random latent to another (slerp by default).")
@@ -144,14 +145,21 @@ def cmd_train(args) -> int:
                               f"another --out")
         trainer = Trainer(cfg, out, log=log)
     t = trainer
+    say = log if t.main else (lambda msg: None)  # under torchrun, rank 0 speaks for the run
     n_g = sum(p.numel() for p in t.objective.nets[t.objective.ema_net].parameters())
     n_all = sum(p.numel() for p in t.objective.nets.parameters())
-    log(f"run {t.run_dir} | data {t.data.name}: {len(t.data)} x {tuple(t.data.shape)} | net {t.cfg.net.name} "
+    say(f"run {t.run_dir} | data {t.data.name}: {len(t.data)} x {tuple(t.data.shape)} | net {t.cfg.net.name} "
         f"({n_g / 1e6:.2f}M G params, {n_all / 1e6:.2f}M total) | loss {t.cfg.loss.name} | objective "
         f"{t.cfg.train.objective} | device {t.device} | {t.cfg.train.steps} steps of batch {t.cfg.train.batch_size}")
-    s = t.run()
+    from .training import distributed
+    try:
+        s = t.run()
+    finally:
+        distributed.shutdown()
+    if not t.main:
+        return 130 if s["interrupted"] else 0
     if s["interrupted"]:
-        log(f"stopped by {s['interrupted']} at step {s['step']}; checkpoint saved. Continue with: gankit train "
+        say(f"stopped by {s['interrupted']} at step {s['step']}; checkpoint saved. Continue with: gankit train "
             f"--resume {s['run_dir']}")
         return 130
     last = " ".join(f"{k}={v:.3g}" for k, v in s["last"].items() if k.startswith("loss/"))

@@ -31,6 +31,7 @@ class DataConfig:
     limit: int | None = None  # use only the first N examples
     window: int | None = None  # sequences: time steps per example (default: the dataset's own)
     columns: str | None = None  # tables (CSV, macrodata): comma-separated column names or 0-based indices
+    tokens: str | None = None  # text: char | word tokenizer (default: the dataset's own)
 
 
 @dataclass
@@ -62,7 +63,7 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "adam"  # adam | rmsprop
+    name: str = "adam"  # adam | rmsprop | sgd (momentum = beta1)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
@@ -92,6 +93,7 @@ class TrainConfig:
     amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | none
     channels_last: str = "auto"  # NHWC memory layout for convs: auto (on CUDA) | on | off
     compile: bool = False  # torch.compile the nets' forward passes
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)
 
 
 # Settings of one GAN family (e.g. pix2pix's L1 weight) live in a section of their own that the
@@ -155,7 +157,7 @@ CHOICES = {
     ("net", "g_norm"): ("bn", "none"),
     ("net", "d_norm"): ("bn", "none", "sn", "ln"),
     ("net", "d_cond"): ("projection", "concat"),
-    ("optim", "name"): ("adam", "rmsprop"),
+    ("optim", "name"): ("adam", "rmsprop", "sgd"),
     ("train", "on_nan"): ("rollback", "stop"),
     ("train", "amp"): ("auto", "bf16", "none"),
     ("train", "channels_last"): ("auto", "on", "off"),

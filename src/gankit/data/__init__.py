@@ -157,7 +157,8 @@ class BatchStream:
     (epoch, pos): saved in checkpoints, it makes resumed runs see exactly the same batches.
     """
 
-    def __init__(self, data: Data, batch_size: int, seed: int, device: torch.device, channels_last: bool = False):
+    def __init__(self, data: Data, batch_size: int, seed: int, device: torch.device, channels_last: bool = False,
+                 rank: int = 0, world: int = 1):
         if len(data) < batch_size:
             raise GankitError(f"dataset {data.name} has {len(data)} examples, fewer than the batch size "
                               f"{batch_size}; lower --batch-size")
@@ -170,6 +171,7 @@ class BatchStream:
                               f"batch size {batch_size}; lower --batch-size")
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.channels_last = channels_last and data.x.dim() == 4
+        self.rank, self.world = rank, world  # under torchrun: this rank takes its slice of each global batch
         self.epoch, self.pos = 0, 0
         self._perm = self._permutation(0)
 
@@ -181,7 +183,7 @@ class BatchStream:
         if self.pos + self.batch_size > self.x.shape[0]:
             self.epoch, self.pos = self.epoch + 1, 0
             self._perm = self._permutation(self.epoch)
-        idx = self._perm[self.pos: self.pos + self.batch_size]
+        idx = self._perm[self.pos: self.pos + self.batch_size].chunk(self.world)[self.rank]
         step = self.epoch * (self.x.shape[0] // self.batch_size) + self.pos // self.batch_size
         self.pos += self.batch_size
         x2 = None
@@ -192,7 +194,8 @@ class BatchStream:
                 per_epoch = self.x2.shape[0] // self.batch_size
                 e2, b2 = divmod(step, per_epoch)
                 perm2 = self._permutation(e2, self.x2.shape[0], stream=1)
-                x2 = to_float(self.x2[perm2[b2 * self.batch_size: (b2 + 1) * self.batch_size]])
+                idx2 = perm2[b2 * self.batch_size: (b2 + 1) * self.batch_size].chunk(self.world)[self.rank]
+                x2 = to_float(self.x2[idx2])
         x = to_float(self.x[idx])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -207,3 +210,6 @@ class BatchStream:
 
 
 from . import images, toy  # noqa: E402,F401  (register the datasets)
+from ..text import data as _text_data  # noqa: E402,F401  (register the text datasets)
+from ..sequence import datasets as _sequence_datasets  # noqa: E402,F401  (register the sequence datasets)
+from . import translation as _translation  # noqa: E402,F401  (register edges2fashion, sneaker2boot, aligned, paired, unpaired ...)

@@ -43,7 +43,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                         "trained on the reference's dataset; needed for is and used by modes); none for 2D data")
     e.add_argument("--seed", type=int, default=0, help="seed for sampling and for KID subsets / bootstrap")
     e.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    e.add_argument("--batch-size", type=int, default=50, help="images per Inception forward pass")
+    e.add_argument("--batch-size", type=int, default=32, help="images per Inception forward pass")
     e.add_argument("--fid-ci", type=int, nargs="?", const=100, default=0, metavar="B",
                    help="add a 95%% bootstrap interval for FID from B resamples (default B=100)")
     e.add_argument("--inception", metavar="PATH", help="Inception weights file (default: $GANKIT_INCEPTION, then "

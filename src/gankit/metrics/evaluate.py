@@ -142,7 +142,8 @@ def load_samples(source: str | Path, n: int | None = None) -> tuple[torch.Tensor
             raise GankitError(f"cannot read {p} as .npz ({e})")
         if vectors is not None:
             if vectors.ndim != 2 or vectors.dtype.kind != "f" or not np.isfinite(vectors).all():
-                raise GankitError(f"{p}: 'samples' must be finite float vectors (N, D), got {vectors.dtype} {vectors.shape}")
+                raise GankitError(f"{p}: 'samples' must be finite float vectors (N, D), got {vectors.dtype} "
+                                  f"{vectors.shape}")
             x, kind = torch.from_numpy(np.array(vectors, dtype=np.float32)), "npz"
         else:
             x, kind = load_npz(p).x, "npz"  # errors name the missing 'images' array
@@ -228,7 +229,7 @@ def _check_metrics(metrics) -> list[str]:
 
 def evaluate(source, ref: str, metrics=DEFAULT_METRICS, n: int = 1000, extractor=None,
              device: str | torch.device = "cpu", seed: int = 0, n_ref: int | None = None, fid_ci: int = 0,
-             batch_size: int = 50, inception_path=None, download: bool = False, domain_data: str | None = None,
+             batch_size: int = 32, inception_path=None, download: bool = False, domain_data: str | None = None,
              cache: bool | str | Path = True, log: Callable[[str], None] | None = None) -> dict:
     """Metrics of a generator or of saved samples against a reference dataset, with provenance.
 
@@ -267,7 +268,7 @@ def evaluate(source, ref: str, metrics=DEFAULT_METRICS, n: int = 1000, extractor
 
 def evaluate_generator(generate: Callable[[int], torch.Tensor], ref: str, metrics=DEFAULT_METRICS, n: int = 1000,
                        extractor=None, device: str | torch.device = "cpu", seed: int = 0, n_ref: int | None = None,
-                       fid_ci: int = 0, batch_size: int = 50, inception_path=None, download: bool = False,
+                       fid_ci: int = 0, batch_size: int = 32, inception_path=None, download: bool = False,
                        domain_data: str | None = None, cache: bool | str | Path = True,
                        log: Callable[[str], None] | None = None) -> dict:
     """Like `evaluate`, for a callable: generate(n) -> n float images (n, C, H, W) in [-1, 1] or
@@ -356,7 +357,8 @@ def _evaluate_samples(x, info, ref, names, extractor, device, seed, n_ref, fid_c
         else:
             prov.update({"extractor": ext.name, "weights_hash": ext.weights_hash, "protocol": ext.protocol})
             if hasattr(ext, "accuracy"):
-                prov.update({"extractor_accuracy": round(float(ext.accuracy), 4), "extractor_accuracy_on": ext.accuracy_on})
+                prov.update({"extractor_accuracy": round(float(ext.accuracy), 4),
+                             "extractor_accuracy_on": ext.accuracy_on})
         ctx.ref, rinfo = reference_stats(ext, ref_data.x, ref_data.y, spec, store, log)
         prov.update({"reference_cache": "off" if store is None else ("hit" if rinfo["hit"] else "miss"),
                      "reference_key": rinfo["key"]})

@@ -103,3 +103,6 @@ class Objective:
 
 
 from . import gan  # noqa: E402,F401  (register)
+from ..sequence import objective as _sequence  # noqa: E402,F401  (register the sequence family)
+from . import translation as _translation  # noqa: E402,F401  (register pix2pix, l1-only, cyclegan and `gankit translate`)
+from ..text import objectives as _text  # noqa: E402,F401  (register the text objectives)

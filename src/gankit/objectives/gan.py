@@ -9,6 +9,7 @@ from ..errors import GankitError
 from ..losses import GanLoss
 from ..registry import LOSSES, NETS, OBJECTIVES, REGULARIZERS
 from ..regularizers import clip_weights, feature_matching
+from ..training import distributed
 from ..training.stats import report
 from . import DataInfo, Objective, Phase
 
@@ -43,7 +44,7 @@ class GanObjective(Objective):
                 Phase("G", 1, fresh_batch=False)]
 
     def _noise(self, n: int, device) -> torch.Tensor:
-        return torch.randn(n, self.z_dim, device=device)
+        return distributed.randn(n, self.z_dim, device=device)  # (n, z_dim), this rank's slice
 
     def _d(self, x, y=None, return_features=False):
         """D as every loss and penalty sees it: behind DiffAugment when loss.augment is set."""

@@ -67,6 +67,19 @@ def spectral_norm_all(module: nn.Module) -> nn.Module:
     return module
 
 
+class StepNorm(nn.Module):
+    """Normalisation of per-step features (N, T, W) over W: BatchNorm (statistics over batch and time),
+    LayerNorm, or nothing."""
+
+    def __init__(self, kind: str, width: int):
+        super().__init__()
+        self.kind = kind
+        self.norm = nn.BatchNorm1d(width) if kind == "bn" else nn.LayerNorm(width) if kind == "ln" else nn.Identity()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.norm(h.transpose(1, 2)).transpose(1, 2) if self.kind == "bn" else self.norm(h)
+
+
 def norm_ch(kind: str, channels: int) -> nn.Module:
     """Normalisation over channels of (N, C, T) feature maps."""
     if kind == "bn":
@@ -119,10 +132,12 @@ class RecurrentDiscriminator(nn.Module):
         concat = bool(num_classes) and cond == "concat"
         self.embed = nn.Embedding(num_classes, EMBED) if concat else None
         self.inp = nn.Linear(self.F + (EMBED if concat else 0), width)
+        # The norm sits on the input projection, before nonlinearities: right before the linear head a
+        # batch norm would give every batch the same mean logit (the head's bias), real or fake alike.
+        self.inp_norm = StepNorm(norm, width)
         self.rnn = (nn.LSTM if cell == "lstm" else nn.GRU)(width, width, layers, batch_first=True,
                                                            dropout=dropout if layers > 1 else 0.0)
         # features: the last state (sees the whole sequence) and the mean over time (every step's say)
-        self.norm = norm1d(norm, 2 * width)
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
         self.head = DiscriminatorHead(2 * width, num_classes, bool(num_classes) and cond == "projection",
                                       minibatch_disc)
@@ -132,8 +147,8 @@ class RecurrentDiscriminator(nn.Module):
         s = to_seq(x, self.shape)  # (N, T, F)
         if self.embed is not None:
             s = torch.cat([s, self.embed(y)[:, None, :].expand(-1, s.shape[1], -1)], 2)
-        h, _ = self.rnn(nn.functional.leaky_relu(self.inp(s), 0.2))  # (N, T, W)
-        f = self.drop(self.norm(torch.cat([h[:, -1], h.mean(1)], 1)))  # (N, 2W)
+        h, _ = self.rnn(nn.functional.leaky_relu(self.inp_norm(self.inp(s)), 0.2))  # (N, T, W)
+        f = self.drop(torch.cat([h[:, -1], h.mean(1)], 1))  # (N, 2W)
         logits = self.head(f, y)
         return (logits, f) if return_features else logits
 
@@ -266,18 +281,19 @@ class SkeletonHead(nn.Module):
         lengths = offsets.norm(dim=1)
         self.register_buffer("lengths", lengths, persistent=False)  # (J,)
         self.register_buffer("rest", offsets / lengths.clamp_min(1e-8)[:, None], persistent=False)  # (J, 3)
-        self.register_buffer("mid", torch.tensor(mid, dtype=torch.float32).view(J, 3), persistent=False)
-        self.register_buffer("half", torch.tensor(half, dtype=torch.float32).view(J, 3), persistent=False)
+        # the data's normalisation, x_norm = (x - centre) / scale, per joint and axis (J, 3)
+        self.register_buffer("centre", torch.tensor(mid, dtype=torch.float32).view(J, 3), persistent=False)
+        self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(J, 3), persistent=False)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raw = self.body(z, y)  # (N, T, J * 3) in [-1, 1]
         n, T = raw.shape[:2]
         raw = raw.view(n, T, -1, 3)
-        root = raw[:, :, 0] * self.half[0] + self.mid[0]  # (N, T, 3) metres
+        root = raw[:, :, 0] * self.scale[0] + self.centre[0]  # (N, T, 3) metres
         d = 3.0 * raw + self.rest  # (N, T, J, 3)
         unit = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6)
         pos = [root]
         for j in range(1, len(self.parents)):
             pos.append(pos[self.parents[j]] + self.lengths[j] * unit[:, :, j])
         p = torch.stack(pos, 2)  # (N, T, J, 3) metres
-        return ((p - self.mid) / self.half).reshape(n, T, -1)
+        return ((p - self.centre) / self.scale).reshape(n, T, -1)

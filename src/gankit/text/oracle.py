@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .nets import sample_logits
+
 # The benchmark of the SeqGAN paper, and a small one that tests and demos can learn in seconds.
 ORACLES = {
     "oracle": dict(vocab=5000, length=20, emb=32, hidden=32, seed=0),
@@ -72,8 +74,7 @@ class Oracle:
             toks = []
             for _ in range(self.spec.length):
                 h, c = self._cell(x, h, c)
-                probs = torch.softmax(h @ self.w_out + self.b_out, dim=1).cpu()  # (m, V)
-                t = torch.multinomial(probs, 1, generator=g).squeeze(1)
+                t = sample_logits((h @ self.w_out + self.b_out).cpu(), g)  # (m,)
                 toks.append(t)
                 x = self.embed[t.to(self.device)]
             out.append(torch.stack(toks, 1))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from ..objectives import DataInfo
 from ..registry import NETS, OBJECTIVES
 from ..viz import plot_curves
 from . import checkpoint as ck
+from . import distributed
 from .ema import EMA
 from .stats import Collector, report
 
@@ -37,10 +39,12 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(cfg, params, lr: float, fused: bool = False) -> torch.optim.Optimizer:
-    """Adam or RMSprop; `fused` (one kernel for all parameters) on CUDA."""
+    """Adam, RMSprop or SGD (momentum beta1); `fused` (one kernel for all parameters) on CUDA."""
     extra = {"fused": True} if fused else {}
     if cfg.name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), **extra)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, **extra)
     return torch.optim.RMSprop(params, lr=lr, **extra)
 
 
@@ -52,13 +56,21 @@ class Trainer:
     """Trains one run in `run_dir`. `Trainer(cfg, dir).run()` starts; `Trainer.resume(dir).run()` continues."""
 
     def __init__(self, cfg: RunConfig, run_dir: Path, log=print, data=None):
-        self.cfg, self.run_dir, self.log = cfg, Path(run_dir), log
-        self.device = resolve_device(cfg.train.device)
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.device = distributed.init(cfg.train.device) or resolve_device(cfg.train.device)
+        self.main = distributed.is_main()  # rank 0 (or the only process) writes files and logs
+        self.log = log if self.main else (lambda msg: None)
         torch.manual_seed(cfg.train.seed)
         sizes = NETS.entry(cfg.net.name).meta.get("sizes")
-        self.data = data if data is not None else load_data(cfg.data, sizes=sizes, log=log)
+        self.data = data if data is not None else load_data(cfg.data, sizes=sizes, log=self.log)
         info = OBJECTIVES.get(cfg.train.objective).data_info(self.data)
         self.objective = build_objective(cfg, info)
+        if cfg.train.sync_bn and distributed.world() > 1:
+            if self.device.type != "cuda":
+                raise GankitError("train.sync_bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU); "
+                                  "drop it, or use nets without BatchNorm (net.g_norm=none net.d_norm=none)")
+            for name in list(self.objective.nets):
+                self.objective.nets[name] = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.objective.nets[name])
         self.objective.nets.to(self.device).train()
         # The fast path (automatic on CUDA): bf16 autocast, NHWC convs, fused optimisers, TF32.
         cuda = self.device.type == "cuda"
@@ -70,13 +82,16 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         groups = self.objective.param_groups()
+        self._groups = groups  # ordered: the all-reduce packs gradients in this order on every rank
         self._trained = {n: set(p) for n, p in groups.items()}
         self.base_lr = self.objective.learning_rates()
         self.opts = {n: make_optimizer(cfg.optim, p, self.base_lr[n], fused=cuda) for n, p in groups.items()}
         ema_net = self.objective.nets[self.objective.ema_net]
         self.ema = EMA(ema_net, cfg.train.ema, cfg.train.ema_start) if cfg.train.ema > 0 else None
+        distributed.local_batch(cfg.train.batch_size)  # checks the global batch splits over the ranks
         self.stream = BatchStream(self.data, cfg.train.batch_size, cfg.train.seed, self.device,
-                                  channels_last=self.channels_last)
+                                  channels_last=self.channels_last, rank=distributed.rank(),
+                                  world=distributed.world())
         if cfg.train.compile:
             for net in self.objective.nets.values():
                 net.compile()  # in place: state_dict keys (and so checkpoints) are unchanged
@@ -84,6 +99,10 @@ class Trainer:
         self.step, self.images, self.elapsed = 0, 0, 0.0
         self.lr_scale, self.rollbacks = 1.0, 0
         self._stop_signal: str | None = None
+        self._agreed_stop = False  # under torchrun, ranks stop together at a log step
+
+    def _should_stop(self) -> bool:
+        return self._agreed_stop if distributed.world() > 1 else self._stop_signal is not None
 
     # ------------------------------------------------------------------------------------------
     # checkpoint state
@@ -141,10 +160,12 @@ class Trainer:
 
     def save(self) -> Path:
         self._check_weights()
-        tensors, meta = self.state()
         path = ck.checkpoint_path(self.run_dir, self.step)
-        ck.save_checkpoint(path, tensors, meta)
-        ck.prune(self.run_dir, self.cfg.train.keep)
+        if self.main:
+            tensors, meta = self.state()
+            ck.save_checkpoint(path, tensors, meta)
+            ck.prune(self.run_dir, self.cfg.train.keep)
+        distributed.barrier()  # every rank may read it back (rollback) once it is complete
         return path
 
     @classmethod
@@ -206,12 +227,13 @@ class Trainer:
             for _ in range(phase.repeat):
                 if phase.fresh_batch or batch is None:
                     batch = self.stream.next()
-                    self.images += batch[0].shape[0]
+                    self.images += batch[0].shape[0] * distributed.world()
                 with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                                     enabled=self.amp_dtype is not None):
                     loss = self.objective.loss(phase.name, batch, self.step)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                distributed.average_gradients(self._groups[phase.name])
                 opt.step()
                 self.objective.after_step(phase.name)
         for p in self.objective.nets.parameters():
@@ -241,19 +263,20 @@ class Trainer:
         from tqdm.auto import tqdm
 
         cfg = self.cfg.train
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        ck.atomic_write_text(self.run_dir / "config.json", self.cfg.to_json())
+        if self.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            ck.atomic_write_text(self.run_dir / "config.json", self.cfg.to_json())
         metrics_path = self.run_dir / "metrics.jsonl"
-        writer = self._tensorboard()
+        writer = self._tensorboard() if self.main else None
         handlers = self._install_signals()
-        if self.step == 0 and ck.latest_checkpoint(self.run_dir) is None:
-            self.save()  # step 0: a known-good state to roll back to
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, dynamic_ncols=True,
+        if self.step == 0:
+            self.save()  # step 0: a known-good state to roll back to (every rank decides alike)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (cfg.progress and self.main), dynamic_ncols=True,
                    mininterval=1.0, desc="train", unit="step")
         t_mark, img_mark, start_step, last_values = time.perf_counter(), self.images, self.step, {}
         try:
-            with Collector() as stats, open(metrics_path, "a") as metrics_file:
-                while self.step < cfg.steps and self._stop_signal is None:
+            with Collector() as stats, open(metrics_path if self.main else os.devnull, "a") as metrics_file:
+                while self.step < cfg.steps and not self._should_stop():
                     try:
                         self._train_step()
                         bar.update(1)
@@ -265,7 +288,8 @@ class Trainer:
                             rate = (self.images - img_mark) / max(now - t_mark, 1e-9)
                             t_mark, img_mark = now, self.images
                             bad = [k for k, v in values.items() if not math.isfinite(v)]
-                            if bad:
+                            if distributed.any_rank(bool(bad), self.device):
+                                bad = bad or ["loss on another rank"]
                                 self._diverged(f"non-finite {', '.join(bad)}")
                             record = {"kind": "train", "step": self.step, "images": self.images,
                                       "time": round(self.elapsed, 3), "img_per_s": round(rate, 1), **values}
@@ -276,15 +300,19 @@ class Trainer:
                                 for k, v in record.items():
                                     if k not in ("kind", "step"):
                                         writer.add_scalar(k, v, self.step)
+                            if distributed.any_rank(self._stop_signal is not None, self.device):
+                                self._stop_signal = self._stop_signal or "SIGTERM (another rank)"
+                                self._agreed_stop = True
                             bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in values.items()
                                              if k.startswith("loss/")} | {"img/s": f"{rate:.0f}"}, refresh=False)
-                        if self.step % cfg.sample_every == 0:
+                        if self.step % cfg.sample_every == 0 and self.main:
                             p = self.save_samples(f"step-{self.step:07d}")
                             if writer is not None and p.suffix == ".png" and p.is_file():
                                 self._tb_image(writer, p)
                         if at_ckpt:
                             self.save()
-                            plot_curves(metrics_path, self.run_dir / "plots" / "losses.png")
+                            if self.main:
+                                plot_curves(metrics_path, self.run_dir / "plots" / "losses.png")
                     except _RolledBack:
                         stats.flush()
                         t_mark, img_mark = time.perf_counter(), self.images
@@ -302,6 +330,8 @@ class Trainer:
         return self._finish(start_step, last_values)
 
     def _finish(self, start_step: int, last_values: dict) -> dict:
+        if not self.main:
+            return {"step": self.step, "interrupted": self._stop_signal, "rank": distributed.rank()}
         final = self.save_samples("final")
         curves = plot_curves(self.run_dir / "metrics.jsonl", self.run_dir / "plots" / "losses.png")
         latest = ck.latest_checkpoint(self.run_dir)

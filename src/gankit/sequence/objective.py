@@ -1,0 +1,233 @@
+"""The `sequence` objective: a GAN over (T, F) sequences, with the sequence extras.
+
+On top of the classic family (any loss, regulariser, label conditioning, feature matching) it adds
+- a moment-matching term in G's loss (TimeGAN's V1 + V2: |mean| and |std| gaps per step and feature),
+- the skeleton head for motion data: G emits a root position and bone directions, positions follow by
+  forward kinematics with the data's bone lengths, so every generated frame has exact bone lengths,
+- sample pictures and `gankit sample` output for sequences: stick-figure filmstrips and GIFs for
+  motion, line plots next to real ones for series, and the raw arrays in data units (.npz).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import NetConfig, register_section
+from ..errors import GankitError
+from ..objectives import DataInfo
+from ..objectives.gan import GanObjective
+from ..registry import NETS, OBJECTIVES
+from ..regularizers import feature_matching
+from ..training.stats import report
+from . import command  # noqa: F401  (registers `gankit eval-sequence`)
+from . import nets as seqnets
+from .datasets import denormalise
+
+DEFAULT_NET = "seq-gru"
+
+
+@register_section("sequence")
+@dataclass
+class SequenceConfig:
+    moment_weight: float = 0.0  # G loss += w * (|mean gap| + |std gap|) over steps and features (TimeGAN)
+    skeleton_head: bool = True  # motion data: G emits root + bone directions, so bone lengths are exact
+
+
+def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """TimeGAN's G moment terms: mean |std_real - std_fake| + mean |mean_real - mean_fake| over the batch,
+    per step and feature (real is a constant here)."""
+    real = real.detach()
+    std_gap = (real.std(0, unbiased=False) - fake.std(0, unbiased=False)).abs().mean()
+    mean_gap = (real.mean(0) - fake.mean(0)).abs().mean()
+    return std_gap + mean_gap
+
+
+@OBJECTIVES.register("sequence", help="sequence GAN (RCGAN/TimeGAN-style): motion and time series with seq-gru, "
+                                      "seq-lstm or seq-tcn nets, any loss; skeleton head, moment loss")
+class SequenceObjective(GanObjective):
+    def __init__(self, cfg, info: DataInfo):
+        self.sequence = not info.is_image and len(info.shape) == 2
+        if self.sequence and NETS.entry(cfg.net.name).meta.get("sizes") is not None:
+            if cfg.net.name != NetConfig().name:
+                seq = [n for n in NETS.names() if NETS.entry(n).meta.get("sizes") is None]
+                raise GankitError(f"net {cfg.net.name} makes images, and {info.name or cfg.data.spec} holds sequences; "
+                                  f"choose --net {' | '.join(seq)}")
+            cfg.net.name = DEFAULT_NET  # the untouched default (an image net) means "the sequence default"
+        sec = cfg.sequence
+        if sec.moment_weight < 0:
+            raise GankitError(f"sequence.moment_weight must be >= 0, got {sec.moment_weight}")
+        super().__init__(cfg, info)
+        self.moment_weight = float(sec.moment_weight)
+        self.skeleton = info.extra.get("skeleton") if self.sequence else None
+        if self.skeleton is not None and sec.skeleton_head:
+            body = self.nets["G"]
+            if not hasattr(body, "shape"):
+                body.shape = tuple(info.shape)  # e.g. the MLP generator keeps its shape as out_shape
+            self.nets["G"] = seqnets.SkeletonHead(body, self.skeleton, info.extra["mid"], info.extra["half"])
+
+    # ------------------------------------------------------------------------------------------
+    # training
+
+    def loss(self, phase: str, batch, step: int) -> torch.Tensor:
+        if phase == "D":
+            if self.reg is not None:
+                # cuDNN's RNN kernels have no double backward, which gradient penalties need
+                with torch.backends.cudnn.flags(enabled=False):
+                    return super().loss(phase, batch, step)
+            return super().loss(phase, batch, step)
+        real, labels = batch
+        y = labels if self.conditional else None
+        G, D = self.nets["G"], self.nets["D"]
+        fake = G(self._noise(real.shape[0], real.device), y)
+        if self.cfg.loss.feature_matching:
+            _, h_fake = D(fake, y, return_features=True)
+            with torch.no_grad():
+                _, h_real = D(real, y, return_features=True)
+            loss = feature_matching(h_real, h_fake)
+            report("loss/G_fm", loss)
+        else:
+            loss = self.loss_fn.g(D(fake, y))
+        if self.moment_weight:
+            m = moment_loss(real, fake)
+            report("loss/G_moment", m)
+            loss = loss + self.moment_weight * m
+        report("loss/G", loss)
+        return loss
+
+    # ------------------------------------------------------------------------------------------
+    # data units
+
+    @property
+    def kind(self) -> str:
+        return self.info.extra.get("kind", "series") if self.sequence else "other"
+
+    def to_units(self, x: torch.Tensor) -> np.ndarray:
+        """Normalised (N, T, F) -> data units (metres for motion), float64 numpy."""
+        x = x.detach().float().cpu().numpy()
+        if "mid" not in self.info.extra:
+            return x.astype(np.float64)
+        return denormalise(x, self.info.extra["mid"], self.info.extra["half"])
+
+    def sample_sequences(self, generator, n: int, seed: int = 0, labels=None):
+        """(sequences in data units (n, T, F) float64, normalised (n, T, F) float32 tensor, labels or None)."""
+        x, y = generator.sample(n, seed=seed, labels=labels, return_labels=True)
+        return self.to_units(x), x, y
+
+    def load_reference(self, spec: str | None = None):
+        """The real data this run was trained on (or `spec`), with the run's window and columns."""
+        from ..data import load_data
+
+        cfg = replace(self.cfg.data, limit=None, **({"spec": spec} if spec else {}))
+        return load_data(cfg, None, log=lambda msg: None)
+
+    # ------------------------------------------------------------------------------------------
+    # pictures and `gankit sample`
+
+    def _titles(self, y) -> list[str] | None:
+        if y is None:
+            return None
+        names = self.info.class_names or [str(k) for k in range(self.info.num_classes)]
+        return [f"{names[int(k)]}" for k in y]
+
+    def save_samples(self, outputs: torch.Tensor, path: Path, data=None, title: str = "") -> Path:
+        if not self.sequence or outputs.dim() != 3:
+            return super().save_samples(outputs, path, data, title)
+        from .render import motion_filmstrip, plot_series
+
+        path = Path(path).with_suffix(".png")
+        fake = self.to_units(outputs)
+        if self.kind == "motion":
+            # fixed_inputs puts class k on row k of a square grid: pick one sequence per row
+            cols = max(1, int(len(outputs) ** 0.5))
+            idx = list(range(0, len(outputs), cols))[:8]
+            y = self.fixed_labels(len(outputs))
+            titles = self._titles(None if y is None else y[idx]) or [f"#{i}" for i in idx]
+            return motion_filmstrip(fake[idx], self.skeleton, path, titles=titles)
+        real = None if data is None or data.x.dim() != 3 else self.to_units(data.x[:6])
+        return plot_series(fake, path, real=real, names=self.info.extra.get("features"), title=title)
+
+    def fixed_labels(self, n: int):
+        if not self.conditional:
+            return None
+        cols = max(1, int(n ** 0.5))
+        return torch.arange(n) // cols % self.info.num_classes
+
+    def write_samples(self, generator, args) -> str:
+        """`gankit sample RUN --n N --out OUT`: OUT.npz (arrays), OUT.gif / OUT.mp4 (motion), OUT.png (plot
+        or filmstrip), or a folder with all of them plus the same pictures of real data."""
+        if not self.sequence:
+            return super().write_samples(generator, args)
+        from .render import motion_filmstrip, plot_series, render_motion_gif
+
+        out = Path(args.out)
+        units, norm, y = self.sample_sequences(generator, args.n, args.seed, args.label)
+        extra = self.info.extra
+        fps = int(extra.get("fps", 15))
+        show = min(args.n, 8)
+        titles = self._titles(None if y is None else y[:show])
+
+        def npz(path: Path) -> Path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arrays = {"samples": units.astype(np.float32), "normalised": norm.numpy(),
+                      "features": np.array(extra.get("features", []), dtype=str)}
+            if y is not None:
+                arrays["labels"] = y.numpy()
+                arrays["class_names"] = np.array(self.info.class_names or [], dtype=str)
+            np.savez_compressed(path, **arrays)
+            return path
+
+        suffix = out.suffix.lower()
+        if suffix == ".npz":
+            return f"wrote {args.n} sequences to {npz(out)} (samples {units.shape} in data units{', labels' if y is not None else ''})"
+        if suffix in (".gif", ".mp4"):
+            if self.kind != "motion":
+                raise GankitError(f"{out.name}: animations are for motion runs; write series to .png or .npz")
+            render_motion_gif(units[:show], self.skeleton, out, fps=fps, titles=titles)
+            return f"wrote {show} animated stick figures to {out}"
+        if suffix == ".png":
+            if self.kind == "motion":
+                motion_filmstrip(units[:show], self.skeleton, out, titles=titles)
+            else:
+                plot_series(units, out, real=self._real_units(), names=extra.get("features"))
+            return f"wrote a picture of {show} sequences to {out}"
+        if suffix:
+            raise GankitError(f"cannot write sequences to {out.name}; give OUT.npz, OUT.gif, OUT.mp4, OUT.png or a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        written = [npz(out / "samples.npz")]
+        real = self._real_units(show, y[:show] if y is not None else None)
+        if self.kind == "motion":
+            written.append(render_motion_gif(units[:show], self.skeleton, out / "samples.gif", fps=fps, titles=titles))
+            written.append(motion_filmstrip(units[:show], self.skeleton, out / "samples.png", titles=titles))
+            if real is not None:
+                written.append(render_motion_gif(real, self.skeleton, out / "real.gif", fps=fps,
+                                                 titles=["real " + t for t in (titles or [""] * len(real))]))
+            import shutil
+
+            if shutil.which("ffmpeg"):
+                written.append(render_motion_gif(units[:show], self.skeleton, out / "samples.mp4", fps=fps,
+                                                 titles=titles))
+        else:
+            written.append(plot_series(units, out / "samples.png", real=real, names=extra.get("features"),
+                                       title=f"generated (right) next to real (left): {self.info.name}"))
+        return f"wrote {args.n} sequences to {out}/: " + ", ".join(p.name for p in written)
+
+    def _real_units(self, count: int = 6, labels=None) -> np.ndarray | None:
+        """`count` real sequences in data units (of the same classes as `labels` when given), or None
+        when the training data cannot be loaded any more (e.g. a moved CSV)."""
+        try:
+            data = self.load_reference()
+        except GankitError:
+            return None
+        g = torch.Generator().manual_seed(0)
+        if labels is not None and data.y is not None:
+            idx = []
+            for k in labels:
+                pool = torch.nonzero(data.y == int(k)).flatten()
+                if len(pool):
+                    idx.append(int(pool[torch.randint(len(pool), (1,), generator=g)]))
+        else:
+            idx = torch.randperm(len(data), generator=g)[:count].tolist()
+        return self.to_units(data.x[idx])
