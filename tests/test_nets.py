@@ -16,18 +16,20 @@ K = 10  # classes
 def variants(name):
     """(NetConfig, data shape) pairs that every net family must handle."""
     shapes = [(1, 28, 28), (3, 32, 32), (1, 64, 64)] + ([(2,)] if NETS.entry(name).meta["sizes"] is None else [])
-    norms = ["bn", "none", "sn", "ln"]
+    norms = NETS.entry(name).meta["d_norms"]
     out = []
     for shape, d_norm in itertools.product(shapes, norms):
         out.append((NetConfig(name=name, z_dim=8, g_width=8, d_width=8, d_norm=d_norm), shape))
     for cond, mbd in itertools.product(["projection", "concat"], [0, 3]):
         out.append((NetConfig(name=name, z_dim=8, g_width=8, d_width=8, conditional=True, d_cond=cond,
-                              minibatch_disc=mbd), (1, 28, 28)))
-    out.append((NetConfig(name=name, z_dim=8, g_width=8, d_width=8, g_norm="none", dropout=0.3), (3, 32, 32)))
+                              minibatch_disc=mbd, d_norm=norms[-1]), (1, 28, 28)))
+    out.append((NetConfig(name=name, z_dim=8, g_width=8, d_width=8, g_norm="none", dropout=0.3, d_norm=norms[-1]),
+                (3, 32, 32)))
     return out
 
 
-CASES = [(n, c, s) for n in NETS.names() for c, s in variants(n)]
+GAN_NETS = [e.name for e in NETS if e.meta.get("gan")]  # G(z, y) / D(x, y) nets; families test their own
+CASES = [(n, c, s) for n in GAN_NETS for c, s in variants(n)]
 IDS = [f"{n}-{'x'.join(map(str, s))}-{c.d_norm}-{'c' + c.d_cond if c.conditional else 'u'}-mbd{c.minibatch_disc}"
        f"-g{c.g_norm}" for n, c, s in CASES]
 
@@ -115,3 +117,14 @@ def test_concat_conditioning_uses_the_label():
                                        d_norm="none"), (1, 28, 28), K)
     x = torch.randn(1, 1, 28, 28)
     assert not torch.equal(D(x, torch.tensor([0])), D(x, torch.tensor([1])))
+
+
+def test_every_gan_net_is_covered():
+    assert {"mlp", "dcgan", "resnet"} <= set(GAN_NETS)
+
+
+def test_resnet_rejects_batchnorm_in_d():
+    from gankit.errors import GankitError
+
+    with pytest.raises(GankitError, match="d_norm=sn or none"):
+        NETS.get("resnet")(NetConfig(name="resnet", d_norm="bn"), (3, 32, 32), 0)

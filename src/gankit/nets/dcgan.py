@@ -74,7 +74,8 @@ class DCGANDiscriminator(nn.Module):
         return (logits, h) if return_features else logits
 
 
-@NETS.register("dcgan", help="DCGAN G/D (Radford 2016) at 16, 28, 32, 64 or 128 px, 1 or 3 channels", sizes=SIZES)
+@NETS.register("dcgan", help="DCGAN G/D (Radford 2016) at 16, 28, 32, 64 or 128 px, 1 or 3 channels", sizes=SIZES,
+               gan=True, d_norms=("bn", "none", "sn", "ln"))
 def build_dcgan(cfg, shape: tuple, num_classes: int = 0):
     if len(shape) != 3:
         from ..errors import GankitError

@@ -61,7 +61,7 @@ class MLPDiscriminator(nn.Module):
 
 
 @NETS.register("mlp", help="fully connected G and D (Goodfellow 2014); images of any size and 2D toy data",
-               sizes=None)
+               sizes=None, gan=True, d_norms=("bn", "none", "sn", "ln"))
 def build_mlp(cfg, shape: tuple, num_classes: int = 0):
     n_cls = num_classes if cfg.conditional else 0
     G = MLPGenerator(cfg.z_dim, shape, cfg.g_width, cfg.layers, cfg.g_norm, n_cls)

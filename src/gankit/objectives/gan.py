@@ -14,7 +14,7 @@ from ..training.stats import report
 from . import DataInfo, Objective, Phase
 
 
-@OBJECTIVES.register("gan", help="classic GAN: MLP/DCGAN nets, any loss, optional labels (cGAN)")
+@OBJECTIVES.register("gan", help="classic GAN: MLP/DCGAN nets, any loss, optional labels (cGAN)", tiny={})
 class GanObjective(Objective):
     def __init__(self, cfg, info: DataInfo):
         super().__init__(cfg, info)

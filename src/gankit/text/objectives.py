@@ -55,6 +55,7 @@ class SeqGANConfig:
     rollout_update: float = 0.8  # roll-out policy <- u * itself + (1 - u) * G after each G update (SeqGAN: 0.8)
     g_steps: int = 1  # policy-gradient updates per adversarial step (then optim.d_steps D updates)
     d_l2: float = 0.2  # L2 weight on D's output layer (SeqGAN: 0.2, as tf.nn.l2_loss)
+    baseline: bool = False  # subtract the batch's mean reward at each position (less variance; not in SeqGAN)
 
 
 @register_section("gumbel")
@@ -386,10 +387,14 @@ class SeqGANObjective(TextObjective):
             R.load_state_dict(G.state_dict())
             self._rollout_synced = True
         y = G.sample(real.shape[0])
-        q = rollout_rewards(R, D, y, self.cfg.seqgan.rollouts, self.eos)
+        q = rollout_rewards(R, D, y, self.cfg.seqgan.rollouts, self.eos)  # (B, L) in (0, 1)
+        report("reward", q[:, -1])
+        if self.cfg.seqgan.baseline:
+            # With a constant reward the policy gradient is zero in expectation (E[grad log p] = 0) and
+            # pure noise in practice: only differences between rewards carry signal.
+            q = q - q.mean(0, keepdim=True)
         loss = policy_gradient_loss(G, y, q, self.eos)
         report("loss/G", loss)
-        report("reward", q[:, -1])
         return loss
 
     def after_step(self, phase: str) -> None:
