@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its newest checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--eval-every", type=int, metavar="N", help="evaluate the EMA generator every N steps; keeps "
+                   "checkpoints/best.safetensors")
+    t.add_argument("--eval-metrics", metavar="LIST", help="metrics for --eval-every, e.g. fid,kid (default fid)")
+    t.add_argument("--eval-n", type=int, metavar="N", help="samples per evaluation (default 1000)")
     t.add_argument("settings", nargs="*", metavar="key=value", help="any setting, e.g. net.g_width=32")
 
     s = sub.add_parser("sample", help="write samples from a trained generator",
@@ -111,7 +115,8 @@ def cmd_train(args) -> int:
     from .training.loop import Trainer
 
     if args.resume:
-        given = [k for k in ("preset", "data", "net", "loss", "objective", "batch_size", "seed", "device", "out")
+        given = [k for k in ("preset", "data", "net", "loss", "objective", "batch_size", "seed", "device", "out",
+                             "eval_every", "eval_metrics", "eval_n")
                  if getattr(args, k) is not None]
         allowed = {"progress", "log_every", "sample_every", "ckpt_every", "keep", "tensorboard", "max_rollbacks"}
         overrides = {}
@@ -134,7 +139,8 @@ def cmd_train(args) -> int:
     else:
         flags = {"data.spec": args.data, "net.name": args.net, "loss.name": args.loss,
                  "train.objective": args.objective, "train.steps": args.steps, "train.batch_size": args.batch_size,
-                 "train.seed": args.seed, "train.device": args.device}
+                 "train.seed": args.seed, "train.device": args.device, "train.eval_every": args.eval_every,
+                 "train.eval_metrics": args.eval_metrics, "train.eval_n": args.eval_n}
         if args.no_progress:
             flags["train.progress"] = False
         cfg = build_config(args.preset, flags, args.settings)

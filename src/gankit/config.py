@@ -93,6 +93,11 @@ class TrainConfig:
     amp: str = "auto"  # mixed precision: auto (bf16 on CUDA, off on CPU) | bf16 | none
     channels_last: str = "auto"  # NHWC memory layout for convs: auto (on CUDA) | on | off
     compile: bool = False  # torch.compile the nets' forward passes
+    eval_every: int = 0  # evaluate the EMA generator every N steps (0 = never) and keep checkpoints/best
+    eval_metrics: str = "fid"  # comma-separated (gankit eval --metrics); the first one picks `best`
+    eval_n: int = 1000  # generated samples per evaluation
+    eval_ref: str | None = None  # reference spec (default: the training data's test split, if it has one)
+    eval_extractor: str | None = None  # inception | domain (default: inception for images)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)
 
 

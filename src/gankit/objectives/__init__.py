@@ -94,6 +94,13 @@ class Objective:
             return save_grid(outputs, path)
         return save_scatter(outputs, path, None if data is None else data.x, title=title)
 
+    def evaluate(self, G: nn.Module, cfg, data, device, extractor=None, log=print) -> dict:
+        """Metrics of sampler net G during training (train.eval_every); families without metrics say so."""
+        from ..errors import GankitError
+
+        raise GankitError(f"objective {cfg.train.objective} has no evaluation during training; drop "
+                          f"train.eval_every and evaluate the run afterwards")
+
     def write_samples(self, generator, args) -> str:
         """`gankit sample`: write args.n samples to args.out; returns a line for the user.
         The default handles images (.npz / .png grid / folder of PNGs) and 2D vectors."""

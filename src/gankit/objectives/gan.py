@@ -111,5 +111,37 @@ class GanObjective(Objective):
         y = (torch.arange(n) // cols % self.info.num_classes).to(device) if self.conditional else None
         return {"z": z, "y": y}
 
+    def evaluate(self, G, cfg, data, device, extractor=None, log=print) -> dict:
+        """FID & co. of G's samples (fixed seeds, so evaluations differ only by G) vs the reference."""
+        from ..metrics.evaluate import evaluate_generator
+
+        @torch.no_grad()
+        def generate(n: int) -> torch.Tensor:
+            out = []
+            for i in range(0, n, 500):
+                inputs = self.fixed_inputs(min(500, n - i), cfg.train.seed + 777 + i, device)
+                if self.conditional:  # labels in the data's proportions, not the grid's rows
+                    g = torch.Generator().manual_seed(cfg.train.seed + 778 + i)
+                    pick = torch.randint(0, len(data), (len(inputs["z"]),), generator=g)
+                    inputs["y"] = data.y[pick].to(device)
+                out.append(self.generate(G, inputs).float().cpu())
+            return torch.cat(out)
+
+        ref = cfg.train.eval_ref or default_reference(cfg.data.spec)
+        return evaluate_generator(generate, ref, cfg.train.eval_metrics, n=cfg.train.eval_n,
+                                  extractor=extractor or cfg.train.eval_extractor, device=device, seed=cfg.train.seed,
+                                  log=log)
+
     def generate(self, G, inputs: dict) -> torch.Tensor:
         return G(inputs["z"], inputs.get("y"))
+
+
+def default_reference(spec: str) -> str:
+    """The held-out split of the training data when the dataset has one, else the data itself."""
+    from ..data import parse_spec
+    from ..registry import DATASETS
+
+    name, _ = parse_spec(spec)
+    if name in DATASETS and "test" in DATASETS.entry(name).meta.get("splits", ("train", "test")):
+        return f"{name}:test"
+    return spec

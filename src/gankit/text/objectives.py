@@ -66,6 +66,12 @@ class GumbelConfig:
     relativistic: bool = True  # RSGAN (loss.name=ns -> relativistic standard GAN, RelGAN's choice); false: loss as is
 
 
+# Settings of the shared engine tests (tests/test_training.py): the small oracle and tiny nets; the
+# adversarial objectives spend their first step on MLE, so 2 steps cross a stage boundary.
+TINY = {"data.spec": "oracle-small", "text.emb": 8, "text.hidden": 8, "text.d_emb": 8, "text.d_scale": 0.05,
+        "text.d_hidden": 8}
+
+
 def text_meta(info: DataInfo) -> dict:
     return info.extra.get("text") or {}
 
@@ -277,7 +283,7 @@ class TextObjective(Objective):
 
 
 @OBJECTIVES.register("mle", help="text: maximum-likelihood LSTM language model (the baseline the text GANs start "
-                                 "from)", data="text")
+                                 "from)", data="text", tiny=dict(TINY))
 class MLEObjective(TextObjective):
     def stage(self, step: int) -> str:
         return "mle"
@@ -346,7 +352,8 @@ def policy_gradient_loss(G, y: torch.Tensor, rewards: torch.Tensor, eos: int | N
 
 
 @OBJECTIVES.register("seqgan", help="text: SeqGAN (Yu 2017), LSTM G by policy gradient with Monte-Carlo roll-outs, "
-                                    "highway-CNN or LSTM D, MLE pre-training", data="text")
+                                    "highway-CNN or LSTM D, MLE pre-training", data="text",
+                     tiny={**TINY, "text.pretrain_g": 1, "seqgan.rollouts": 2})
 class SeqGANObjective(TextObjective):
     has_d = True
 
@@ -419,7 +426,8 @@ class SeqGANObjective(TextObjective):
 
 
 @OBJECTIVES.register("gumbel", help="text: relaxed text GAN (RelGAN-style): Gumbel-softmax G outputs, annealed "
-                                    "inverse temperature, RSGAN or any loss, MLE pre-training", data="text")
+                                    "inverse temperature, RSGAN or any loss, MLE pre-training", data="text",
+                     tiny={**TINY, "text.pretrain_g": 1})
 class GumbelObjective(TextObjective):
     has_d = True
 

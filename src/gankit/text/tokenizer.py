@@ -45,11 +45,13 @@ class Tokenizer:
     def join(self, tokens: list[str]) -> str:
         if self.level == "char":
             return "".join(tokens)
-        # Re-attach punctuation so "hello , world !" reads "hello, world!".
+        # Re-attach punctuation so "hello , world !" reads "hello, world!" and "don ' t" reads "don't".
         out = ""
-        for t in tokens:
-            glue = out and not (len(t) == 1 and not t.isalnum() and t not in "([{\"") and not out.endswith(("(", "[", "{"))
-            out += (" " if glue else "") + t
+        for k, t in enumerate(tokens):
+            closing = len(t) == 1 and not t.isalnum() and t not in "([{\""
+            after_open = out.endswith(("(", "[", "{"))
+            in_word = k >= 2 and tokens[k - 1] == "'" and tokens[k - 2][-1:].isalnum()
+            out += ("" if not out or closing or after_open or in_word else " ") + t
         return out
 
     @classmethod
@@ -74,16 +76,16 @@ class Tokenizer:
         (their <eos> dropped, so the sequence fills the row). Returns (ids, number of lines cut)."""
         if length < 2:
             raise GankitError(f"text sequences need a length of at least 2 (one token and <eos>), got {length}")
-        x = torch.full((len(lines), length), PAD, dtype=torch.long)
-        cut = 0
-        for i, line in enumerate(lines):
+        rows, cut = [], 0
+        for line in lines:
             ids = self.encode(line)
             if len(ids) >= length:
                 cut += 1
                 ids = ids[:length]
             else:
-                ids = ids + [EOS]
-            x[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                ids = ids + [EOS] + [PAD] * (length - len(ids) - 1)
+            rows.append(ids)
+        x = torch.tensor(rows, dtype=torch.long).reshape(len(lines), length)
         return x, cut
 
     def decode_tokens(self, ids) -> list[str]:

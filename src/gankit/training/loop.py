@@ -98,6 +98,7 @@ class Trainer:
         self.fixed = self.objective.fixed_inputs(cfg.train.grid, cfg.train.seed + 12345, self.device)
         self.step, self.images, self.elapsed = 0, 0, 0.0
         self.lr_scale, self.rollbacks = 1.0, 0
+        self.best: float | None = None  # best value of the first eval metric (lower is better)
         self._stop_signal: str | None = None
         self._agreed_stop = False  # under torchrun, ranks stop together at a log step
 
@@ -125,6 +126,7 @@ class Trainer:
             "config": self.cfg.to_dict(), "data_info": self.objective.info.to_dict(),
             "objective": self.objective.extra_state(), "optim": optim, "stream": self.stream.state_dict(),
             "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "ema_net": self.objective.ema_net,
+            "best": self.best,
         }
         return tensors, meta
 
@@ -143,6 +145,7 @@ class Trainer:
         self.stream.load_state_dict(meta["stream"])
         self.step, self.images, self.elapsed = meta["step"], meta["images"], meta["elapsed"]
         self.lr_scale, self.rollbacks = meta.get("lr_scale", 1.0), meta.get("rollbacks", 0)
+        self.best = meta.get("best")
         self._apply_lr()
 
     def lr_factor(self) -> float:
@@ -309,6 +312,8 @@ class Trainer:
                             p = self.save_samples(f"step-{self.step:07d}")
                             if writer is not None and p.suffix == ".png" and p.is_file():
                                 self._tb_image(writer, p)
+                        if cfg.eval_every and (self.step % cfg.eval_every == 0 or self.step == cfg.steps):
+                            self.run_eval(metrics_file, writer)
                         if at_ckpt:
                             self.save()
                             if self.main:
@@ -329,6 +334,40 @@ class Trainer:
                 writer.close()
         return self._finish(start_step, last_values)
 
+    def run_eval(self, metrics_file, writer) -> dict | None:
+        """Evaluate the sampler net (rank 0), log the numbers, and keep checkpoints/best.safetensors."""
+        result = None
+        if self.main:
+            from ..metrics.extractors import EXTRACTORS  # noqa: F401  (registers the extractors)
+            G = self.sampler_net()
+            was_training = G.training
+            G.eval()
+            try:
+                result = self.objective.evaluate(G, self.cfg, self.data, self.device, log=self.log)
+            finally:
+                G.train(was_training)
+            values = result["metrics"]
+            first = next(iter(values))
+            record = {"kind": "eval", "step": self.step, **values, "provenance": result["provenance"]}
+            metrics_file.write(json.dumps(record, default=str) + "\n")
+            metrics_file.flush()
+            if writer is not None:
+                for k, v in values.items():
+                    if isinstance(v, (int, float)) and v == v:
+                        writer.add_scalar(f"eval/{k}", v, self.step)
+            v = values[first]
+            improved = isinstance(v, (int, float)) and v == v and (self.best is None or v < self.best)
+            self.log(f"eval at step {self.step}: " + ", ".join(
+                f"{k}={x:.4g}" for k, x in values.items() if isinstance(x, (int, float))) +
+                (f" (best {first} so far: saved checkpoints/best.safetensors)" if improved else ""))
+            if improved:
+                self.best = v
+                tensors, meta = self.state()
+                meta["eval"] = record
+                ck.save_checkpoint(self.run_dir / "checkpoints" / "best.safetensors", tensors, meta)
+        distributed.barrier()
+        return result
+
     def _finish(self, start_step: int, last_values: dict) -> dict:
         if not self.main:
             return {"step": self.step, "interrupted": self._stop_signal, "rank": distributed.rank()}
@@ -340,7 +379,7 @@ class Trainer:
             "interrupted": self._stop_signal, "images": self.images, "train_seconds": round(self.elapsed, 2),
             "img_per_s": round(self.images / max(self.elapsed, 1e-9), 1), "checkpoint": str(latest),
             "samples": str(final), "curves": str(curves) if curves else None, "last": last_values,
-            "rollbacks": self.rollbacks, "device": str(self.device),
+            "rollbacks": self.rollbacks, "device": str(self.device), "best": self.best,
         }
         ck.atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))
         return summary
