@@ -8,7 +8,8 @@ TF 2015-12-05 Inception graph):
   gankit          InceptionExtractor + feature_stats + frechet_distance (Cholesky + symmetric eigvalsh)
   reference       a straightforward re-implementation written here: torch.jit.load, (x-128)/128,
                   numpy mean/cov, scipy.linalg.sqrtm (the pytorch-fid formula)
-  torch-fidelity  when installed (`pip install torch-fidelity`): its own eager Inception-v3 module
+  torch-fidelity  when installed (`.venv/bin/pip install --no-deps torch-fidelity==0.4.0`; not a gankit
+                  dependency): its own eager Inception-v3 module
                   (FeatureExtractorInceptionV3), loaded with default_1.pt's weights converted to its
                   state-dict layout here, and its own FID (calculate_metrics(fid=True)); nothing downloads
 
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
     for name, v, t in results:
         lines.append(f"| {name} | {v:.6f} | {abs(v - base_v) / abs(base_v):.2e} | {t:.1f} | {t / base_t:.2f} |")
     table = "\n".join(lines)
-    cmd = "python benchmarks/fid_agreement.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = ".venv/bin/python benchmarks/fid_agreement.py " + " ".join(argv if argv is not None else sys.argv[1:])
     header = [f"# FID agreement ({args.n} vs {args.n} images, 299x299)", "",
               f"- date: {datetime.date.today().isoformat()}",
               f"- machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU ({args.threads} torch threads); "

@@ -120,3 +120,18 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, monkeypatch, argv, me
 def test_existing_run_dir_is_not_overwritten(fake_run, capsys):
     assert main(["train", "--data", "fake", "--out", str(fake_run), *TINY]) == 2
     assert "already holds a run; continue it with gankit train --resume" in capsys.readouterr().err
+
+
+def test_eval_a_run_defaults_to_its_test_split(fake_run, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    assert main(["eval", str(fake_run), "--extractor", "domain", "--metrics", "fid,modes", "--n", "64",
+                 "--json", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["provenance"]["reference"].startswith("fake:test")
+    assert out["metrics"]["fid_domain"] >= 0 and 0 <= out["metrics"]["classes_covered_domain"] <= 10
+
+
+def test_eval_of_samples_needs_a_reference(fake_run, tmp_path, capsys):
+    main(["sample", str(fake_run), "--n", "8", "--out", str(tmp_path / "s.npz")])
+    assert main(["eval", str(tmp_path / "s.npz")]) == 2
+    assert "--ref is needed" in capsys.readouterr().err

@@ -76,8 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="show what is registered",
                         description="List nets, losses, regularizers, datasets, objectives, presets or settings.")
     ls.add_argument("what", nargs="?", default="all",
-                    choices=["all", "nets", "losses", "regularizers", "datasets", "objectives", "presets", "settings"])
+                    choices=["all", "nets", "losses", "regularizers", "datasets", "objectives", "metrics", "extractors",
+                             "presets", "settings"])
     import gankit  # noqa: F401  (families register their commands on import)
+    from .metrics.eval_cli import add_eval_parser
+
+    add_eval_parser(sub)
 
     for entry in COMMANDS:
         entry.obj.add_parser(sub)
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        builtin = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "list": cmd_list}
+        builtin = {"train": cmd_train, "sample": cmd_sample, "interpolate": cmd_interpolate, "list": cmd_list,
+                   "eval": cmd_eval}
         if args.command in builtin:
             return builtin[args.command](args)
         return COMMANDS.get(args.command).run(args)
@@ -190,6 +195,32 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    """Image metrics for image runs and sample files; a text or sequence run goes to its family's evaluator."""
+    from .metrics.eval_cli import cmd_eval as eval_images
+    from .registry import OBJECTIVES
+
+    source = Path(args.source)
+    cfg = None
+    if source.suffix == ".safetensors" or (source.is_dir() and (source / "checkpoints").is_dir()):
+        from .config import RunConfig
+        from .training.checkpoint import load_checkpoint, resolve_checkpoint
+        cfg = RunConfig.from_dict(load_checkpoint(resolve_checkpoint(source))[1]["config"])
+        family_command = getattr(OBJECTIVES.get(cfg.train.objective), "eval_command", None)
+        if family_command:
+            argv = [family_command, str(source), "--n", str(args.n), "--seed", str(args.seed), "--device", args.device]
+            if args.metrics:
+                argv += ["--metrics", args.metrics]
+            return main(argv)
+    if args.ref is None:
+        if cfg is None:
+            raise GankitError("--ref is needed to score samples: name the reference data, e.g. --ref digits:test")
+        from .objectives.gan import default_reference
+        args.ref = default_reference(cfg.data.spec)
+    args.metrics = args.metrics or "fid"
+    return eval_images(args)
+
+
 def cmd_interpolate(args) -> int:
     from .model import Generator
     from .viz import save_grid
@@ -206,10 +237,11 @@ def cmd_interpolate(args) -> int:
 
 def cmd_list(args) -> int:
     from .config import RunConfig, preset_description, preset_names
-    from .registry import DATASETS, LOSSES, NETS, OBJECTIVES, REGULARIZERS
+    from . import metrics  # noqa: F401  (registers metrics and extractors)
+    from .registry import DATASETS, EXTRACTORS, LOSSES, METRICS, NETS, OBJECTIVES, REGULARIZERS
 
     regs = {"nets": NETS, "losses": LOSSES, "regularizers": REGULARIZERS, "datasets": DATASETS,
-            "objectives": OBJECTIVES}
+            "objectives": OBJECTIVES, "metrics": METRICS, "extractors": EXTRACTORS}
     want = list(regs) + ["presets", "settings"] if args.what == "all" else [args.what]
     for what in want:
         print(f"{what}:")

@@ -78,11 +78,13 @@ class TranslateCommand:
             raise GankitError(f"{args.checkpoint} is a {g.cfg.train.objective} model, not a translation model "
                               f"(pix2pix, l1-only, cyclegan); use gankit sample for it")
         direction = g.objective.check_direction(args.direction)
+        data = None
         if args.metrics:
-            result = evaluate(g, args.input, root=args.root, n=args.n, batch_size=args.batch_size, log=_log)
+            data = load_two_domains(g, args.input, args.root)
+            result = evaluate(g, args.input, root=args.root, n=args.n, batch_size=args.batch_size, log=_log, data=data)
             print(json.dumps(result, indent=2) if args.json else format_result(result))
         if args.out:
-            x, names, target = read_inputs(g, args.input, direction, args.root, log=_log)
+            x, names, target = read_inputs(g, args.input, direction, args.root, log=_log, data=data)
             if args.n is not None:
                 x, names = x[: args.n], names[: args.n]
                 target = None if target is None else target[: args.n]
@@ -130,10 +132,11 @@ def _fit(x: torch.Tensor, g, channels: int, what: str, log) -> torch.Tensor:
     return fit_images(Data(x, name=what), DataConfig(image_size=model_size(g), channels=channels), None, log).x
 
 
-def read_inputs(g, source: str, direction: str, root: str | None = None, log=_log):
-    """(uint8 inputs (N, C, S, S), names, uint8 targets or None) from a folder, an .npz or a dataset spec."""
+def read_inputs(g, source: str, direction: str, root: str | None = None, log=_log, data: Data | None = None):
+    """(uint8 inputs (N, C, S, S), names, uint8 targets or None) from a folder, an .npz or a dataset spec
+    (`data`: that spec already loaded)."""
     from .data.images import load_npz
-    from .data.translation import _open, fit_pil, image_files
+    from .data.translation import fit_pil, image_files, open_image
 
     shape = g.objective.input_shape(direction)
     path = Path(source).expanduser()
@@ -141,7 +144,7 @@ def read_inputs(g, source: str, direction: str, root: str | None = None, log=_lo
         files = image_files(path)
         if not files:
             raise GankitError(f"no images found in {path}; give a folder of images, an .npz or a dataset spec")
-        x = fit_pil([_open(p) for p in files], model_size(g))
+        x = fit_pil([open_image(p) for p in files], model_size(g))
         names = [str(p.relative_to(path).with_suffix(".png")) for p in files]
         return _fit(x, g, shape[0], str(path), log), names, None
     if path.suffix == ".npz":
@@ -151,7 +154,7 @@ def read_inputs(g, source: str, direction: str, root: str | None = None, log=_lo
         return _fit(x, g, shape[0], str(path), log), [f"{i:06d}.png" for i in range(len(x))], None
     if "/" in source:
         raise GankitError(f"{source} does not exist; give a folder of images, an .npz or a dataset spec")
-    data = load_two_domains(g, source, root, log=log)
+    data = data if data is not None else load_two_domains(g, source, root, log=log)
     src, tgt = (data.x, data.x2) if direction == "AtoB" else (data.x2, data.x)
     return src, [f"{i:06d}.png" for i in range(len(src))], tgt if data.paired else None
 
@@ -215,14 +218,19 @@ def write_translations(g, inputs: dict, out: Path) -> str:
 # evaluation
 
 
-def _classifier(g, train: Data, direction_target: str | None, log):
-    """The reference classifier: garment/class labels when the data have them, else domain A vs B."""
+def by_class(train: Data) -> bool:
+    """Whether the reference classifier learns the data's class labels (paired, labelled) or the domains."""
+    return train.paired and train.y is not None and train.num_classes > 1
+
+
+def reference_classifier(train: Data, target: str, log):
+    """The reference classifier for outputs in domain `target`: the class labels of that domain's images
+    when the data have them (features that know garments), else domain A vs B (for domain_acc)."""
     from .metrics.translation import TranslationClassifier
 
-    if train.paired and train.y is not None and train.num_classes > 1:
-        x = train.x2 if direction_target == "B" else train.x
-        return TranslationClassifier(x, train.y, train.class_names or [str(i) for i in range(train.num_classes)],
-                                     "classes", log=log)
+    if by_class(train):
+        return TranslationClassifier(train.x2 if target == "B" else train.x, train.y,
+                                     train.class_names or [str(i) for i in range(train.num_classes)], "classes", log=log)
     c = max(train.x.shape[1], train.x2.shape[1])
     xa, xb = (t.expand(-1, c, -1, -1) for t in (train.x, train.x2))
     y = torch.cat([torch.zeros(len(xa), dtype=torch.long), torch.ones(len(xb), dtype=torch.long)])
@@ -230,8 +238,9 @@ def _classifier(g, train: Data, direction_target: str | None, log):
 
 
 def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_size: int = 256,
-             log=_log) -> dict:
-    """Metrics of a translation model on a two-domain dataset split (default: test), per direction.
+             log=_log, data: Data | None = None) -> dict:
+    """Metrics of a translation model on a two-domain dataset split (default: test), per direction
+    (`data`: that split already loaded).
 
     Returns {"metrics": {"AtoB/l1": ..., ...}, "provenance": {...}} (see the module docstring of
     gankit.metrics.translation and `gankit translate --help` for what each number means).
@@ -239,7 +248,7 @@ def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_
     from .metrics.distances import fid_from_features
     from .metrics.translation import pixel_metrics
 
-    data = load_two_domains(g, spec, root, log=log)
+    data = data if data is not None else load_two_domains(g, spec, root, log=log)
     name = parse_spec(spec)[0]
     train = load_two_domains(g, f"{name}:train", root, log=log) if "train" in DATASETS.entry(name).meta.get(
         "splits", ()) else data
@@ -255,9 +264,9 @@ def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_
         ref = domains[tgt][: len(x)] if data.paired else domains[tgt]
         if data.paired:
             metrics.update({f"{d}/{k}": v for k, v in pixel_metrics(y8, ref).items()})
-        key = tgt if train.paired and train.y is not None else "domains"
+        key = tgt if by_class(train) else "domains"
         if key not in classifiers:
-            classifiers[key] = _classifier(g, train, tgt, log)
+            classifiers[key] = reference_classifier(train, tgt, log)
         clf = classifiers[key]
         c = max(data.x.shape[1], data.x2.shape[1]) if clf.kind == "domains" else y8.shape[1]
         y8c, refc = y8.expand(-1, c, -1, -1), ref.expand(-1, c, -1, -1)

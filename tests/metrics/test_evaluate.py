@@ -185,3 +185,25 @@ def test_mismatched_inputs(real_npz, tmp_path):
         evaluate(real_npz, "digits:test", "fid", n=10, extractor="vgg")
     with pytest.raises(GankitError, match="at least 2"):
         evaluate(real_npz, "digits:test", "fid", n=1)
+
+
+class PoolExtractor:
+    """A cheap stand-in extractor object (evaluate accepts built extractors, as training would pass)."""
+    name, weights_hash, protocol, kind, suffix, has_probs = "pool4", "none", "4x4 mean pool", "test", "_pool", False
+
+    def features(self, x):
+        return torch.nn.functional.adaptive_avg_pool2d(x.float(), 4).flatten(1).double().numpy()  # (N, C*16)
+
+
+def test_image_generator_checkpoint(tmp_path):
+    from conftest import tiny_config
+    from gankit.training.loop import Trainer
+
+    Trainer(tiny_config(), tmp_path / "run", log=lambda m: None).run()  # 16 px RGB on the `fake` data
+    a = evaluate(tmp_path / "run", "fake:test", ["fid", "pr"], n=40, extractor=PoolExtractor(), seed=5)
+    b = evaluate(tmp_path / "run", "fake:test", ["fid", "pr"], n=40, extractor=PoolExtractor(), seed=5)
+    c = evaluate(tmp_path / "run", "fake:test", ["fid"], n=40, extractor=PoolExtractor(), seed=6)
+    assert a["metrics"] == b["metrics"] and a["metrics"]["fid_pool"] != c["metrics"]["fid_pool"]
+    p = a["provenance"]
+    assert p["source_kind"] == "checkpoint" and p["step"] == 2 and p["sample_shape"] == [3, 16, 16]
+    assert p["extractor"] == "pool4" and p["n_reference"] == 40 and p["reference"] == "fake:test"

@@ -103,7 +103,8 @@ def test_skeleton_head_makes_exact_bone_lengths(name):
     lengths = np.linalg.norm(p[:, :, 1:] - p[:, :, parents[1:]], axis=-1)
     true = np.linalg.norm(np.array(sk.OFFSETS)[1:], axis=1)
     np.testing.assert_allclose(lengths, np.broadcast_to(true, lengths.shape), rtol=1e-5)
-    assert not G.state_dict().keys() - set(f"body.{k}" for k in body.state_dict())  # no extra weights to save
+    # beyond the body's weights, only the facing map is saved (the skeleton comes from the data info)
+    assert G.state_dict().keys() - set(f"body.{k}" for k in body.state_dict()) == {"facing.weight", "facing.bias"}
     with pytest.raises(ValueError, match="skeleton head"):
         SkeletonHead(NETS.get(name)(NetConfig(name=name, z_dim=8, g_width=8, d_width=8), (10, 6), 0)[0], info,
                      mid[:6], half[:6])

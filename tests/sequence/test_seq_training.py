@@ -95,7 +95,8 @@ def test_checkpoint_rebuilds_the_model_and_resume_is_bit_identical(tmp_path):
 @pytest.fixture(scope="module")
 def motion_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("motion")
-    cfg = seq_config(**{"data.spec": "motion:test", "net.conditional": True, "train.steps": 2, "train.grid": 16})
+    cfg = seq_config(**{"data.spec": "motion:test", "net.conditional": True, "train.steps": 2, "train.grid": 16,
+                        "data.window": 12})
     Trainer(cfg, out).run()
     return out
 
@@ -106,7 +107,7 @@ def test_motion_run_has_exact_bones_and_labelled_filmstrips(motion_run):
     g = Generator.load(motion_run, device="cpu")
     obj = g.objective
     units, norm, y = obj.sample_sequences(g, 12, seed=0, labels=torch.arange(12) % 4)
-    assert units.shape == (12, 32, 51) and y.tolist() == (torch.arange(12) % 4).tolist()
+    assert units.shape == (12, 12, 51) and y.tolist() == (torch.arange(12) % 4).tolist()
     # even an untrained generator keeps the skeleton: the head builds positions from bone lengths
     assert bone_metrics(units, obj.skeleton)["bone_error"] < 1e-5
     from PIL import Image
@@ -117,7 +118,8 @@ def test_motion_run_has_exact_bones_and_labelled_filmstrips(motion_run):
 def test_skeleton_head_can_be_switched_off(tmp_path):
     from gankit.sequence.metrics import bone_metrics
 
-    cfg = seq_config(**{"data.spec": "motion:test", "sequence.skeleton_head": False, "train.steps": 1})
+    cfg = seq_config(**{"data.spec": "motion:test", "sequence.skeleton_head": False, "train.steps": 1,
+                        "data.window": 12})
     Trainer(cfg, tmp_path).run()
     g = Generator.load(tmp_path, device="cpu")
     units, _, _ = g.objective.sample_sequences(g, 4)

@@ -73,6 +73,13 @@ def test_cyclegan_metrics_cover_both_directions(runs, capsys):
     assert all(0 <= m[f"{d}/domain_acc"] <= 1 for d in ("AtoB", "BtoA"))
 
 
+def test_run_directory_records_every_loss_term(runs):
+    rows = [json.loads(line) for line in (runs / "cg" / "metrics.jsonl").read_text().splitlines()]
+    assert {"loss/G", "loss/G_gan", "loss/G_cycle", "loss/G_identity", "loss/D", "logits/real_A",
+            "logits/fake_B"} <= set(rows[-1])
+    assert (runs / "cg" / "samples" / "final.png").is_file() and (runs / "cg" / "plots" / "losses.png").is_file()
+
+
 def test_resume_and_sample(runs, tmp_path):
     assert main(["train", "--resume", str(runs / "cg"), "--steps", "4", "--no-progress"]) == 0
     assert json.loads((runs / "cg" / "summary.json").read_text())["step"] == 4
@@ -97,6 +104,11 @@ def test_translate_errors_are_one_line(runs, tmp_path, capsys, argv, match):
     assert main(["translate", str(runs / "p2p"), *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("gankit: error:") and match in err[0], err
+
+
+def test_noise_sampling_commands_point_to_translate(runs, tmp_path, capsys):
+    assert main(["interpolate", str(runs / "cg"), "--out", str(tmp_path / "i.png")]) == 2
+    assert "use gankit translate RUN" in capsys.readouterr().err
 
 
 def test_translate_refuses_a_noise_gan(tmp_path, capsys):

@@ -45,10 +45,10 @@ def test_paired_colour_mapping_is_learned(tmp_path, objective):
 
 
 def test_cyclegan_learns_the_mapping_from_unpaired_sets(tmp_path):
-    g, seconds = train(tmp_path, "cyclegan", 100, "translation.blocks=2")
+    g, seconds = train(tmp_path, "cyclegan", 60, "translation.blocks=1")
     l1, identity, cycle = held_out_l1(g)
-    assert l1 < 0.2 * identity, (l1, identity)  # measured: 0.13 vs 1.50 (it never saw a pair)
-    assert cycle < 0.25, cycle  # measured: 0.13
+    assert l1 < 0.2 * identity, (l1, identity)  # measured: 0.13-0.14 vs 1.50 over 3 seeds (it never saw a pair)
+    assert cycle < 0.25, cycle  # measured: 0.12-0.17
     assert seconds < 60
 
 

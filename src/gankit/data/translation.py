@@ -136,7 +136,8 @@ def image_files(folder: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
-def _open(path: Path):
+def open_image(path: Path):
+    """A PIL image, loaded (or a one-line error naming the file)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -185,7 +186,7 @@ def aligned(cfg, split: str) -> Data:
     size = cfg.image_size or DEFAULT_SIZE
     left, right = [], []
     for p in _folder(folder, "A|B pairs"):
-        im = _open(p)
+        im = open_image(p)
         w, h = im.size
         if w % 2:
             raise GankitError(f"{p} is {w}x{h} px: an A|B pair is two equal images side by side, so its width must "
@@ -223,7 +224,7 @@ def paired(cfg, split: str) -> Data:
                           f"unpaired dataset)")
     ims_a, ims_b = [], []
     for name in sorted(names_a):
-        a, b = _open(names_a[name]), _open(names_b[name])
+        a, b = open_image(names_a[name]), open_image(names_b[name])
         if a.size != b.size:
             raise GankitError(f"pair {name} has different sizes: {names_a[name]} is {a.size[0]}x{a.size[1]} but "
                               f"{names_b[name]} is {b.size[0]}x{b.size[1]}; paired images must be the same size")

@@ -32,10 +32,11 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("source", metavar="RUN_DIR_OR_CKPT_OR_SAMPLES",
                    help="run directory, .safetensors checkpoint, .npz from gankit sample, or a folder of images")
-    e.add_argument("--ref", required=True, metavar="DATA_SPEC",
-                   help="reference data: NAME[:SPLIT] (default split: train), an image folder or an .npz")
-    e.add_argument("--metrics", default="fid", help=f"comma-separated, from: {', '.join(METRICS.names())} "
-                                                    "(default: fid)")
+    e.add_argument("--ref", metavar="DATA_SPEC",
+                   help="reference data: NAME[:SPLIT] (default split: train), an image folder or an .npz; default "
+                        "for a run: its training data's test split")
+    e.add_argument("--metrics", help=f"comma-separated, from: {', '.join(METRICS.names())} (default: fid; text and "
+                                     "sequence runs: their own metrics, see gankit eval-text / eval-sequence)")
     e.add_argument("--n", type=int, default=1000, help="generated samples (default 1000; .npz/folder: the first N)")
     e.add_argument("--n-ref", type=int, help="reference samples, a fixed random subset (default: --n, or all if fewer)")
     e.add_argument("--extractor", choices=EXTRACTORS.names(),
@@ -77,7 +78,10 @@ def format_table(result: dict) -> str:
         if f"{k}_std" in m:
             rows.append((k, f"{_fmt(v)} ± {_fmt(m.pop(f'{k}_std'))}"))
         elif f"{k}_ci95_low" in m:
-            rows.append((k, f"{_fmt(v)}  [95% CI {_fmt(m.pop(f'{k}_ci95_low'))}, {_fmt(m.pop(f'{k}_ci95_high'))}]"))
+            # A percentile bootstrap over the generated set: replicates sit above the point estimate
+            # at small N (duplicates shrink the effective N), so the range need not contain it.
+            lo, hi = _fmt(m.pop(f"{k}_ci95_low")), _fmt(m.pop(f"{k}_ci95_high"))
+            rows.append((k, f"{_fmt(v)}  [bootstrap 95%: {lo}, {hi}]"))
         else:
             rows.append((k, _fmt(v)))
     w = max(len(k) for k, _ in rows)

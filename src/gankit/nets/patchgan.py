@@ -11,8 +11,6 @@ signature (`build_translation_pair`); NETS meta kind="translation" marks them.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -120,7 +118,3 @@ def build_translation_pair(make_g, name: str, cfg_net, shape, num_classes: int =
     D = PatchDiscriminator(d_channels or out_channels, patch_layers(tcfg.patch, size), cfg_net.d_width, d_norm,
                            d_cond_channels, spectral)
     return G, D
-
-
-def log2_size(size: int) -> int:
-    return int(math.log2(size))

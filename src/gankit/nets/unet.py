@@ -8,6 +8,8 @@ the outputs of the three decoder stages after the innermost one is pix2pix's noi
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,7 +17,7 @@ from torch import nn
 from ..errors import GankitError
 from ..registry import NETS
 from .blocks import dcgan_init
-from .patchgan import SIZES, build_translation_pair, log2_size, norm_layer
+from .patchgan import SIZES, build_translation_pair, norm_layer
 
 
 class NoiseDropout(nn.Dropout):
@@ -39,10 +41,10 @@ class UNetGenerator(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, size: int, width: int = 64, norm: str = "batch",
                  depth: int = 0, dropout: float = 0.5, dropout_at_test: bool = False):
         super().__init__()
-        depth = depth or log2_size(size)
+        depth = depth or int(math.log2(size))
         if not 2 <= depth or size % 2 ** depth:
             raise GankitError(f"a U-Net of depth {depth} does not fit {size} px images (the size must be divisible "
-                              f"by 2^depth, depth >= 2); set translation.depth between 2 and {log2_size(size)}")
+                              f"by 2^depth, depth >= 2); set translation.depth between 2 and {int(math.log2(size))}")
         self.depth = depth
         ch = [width * min(2 ** i, 8) for i in range(depth)]  # encoder outputs e_0 .. e_{depth-1}
         bias = norm != "batch"

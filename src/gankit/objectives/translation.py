@@ -36,10 +36,10 @@ DIRECTIONS = ("AtoB", "BtoA")
 @dataclass
 class TranslationConfig:
     direction: str = "AtoB"  # pix2pix / l1-only: which domain is the input (AtoB: x -> x2); CycleGAN: sampling default
-    norm: str = "batch"  # what net.g_norm / net.d_norm = bn mean here: batch (pix2pix) | instance (CycleGAN)
+    norm: str = "auto"  # what net.g_norm / net.d_norm = bn mean: batch | instance (auto: pix2pix batch, CycleGAN instance)
     patch: int = 0  # PatchGAN receptive field in px: 16, 34, 70 or 142 (0: 70 from 128 px up, 34 at 64, 16 below)
     depth: int = 0  # U-Net stride-2 stages (0: down to 1x1, i.e. log2 of the image size)
-    blocks: int = 9  # ResNet G residual blocks (CycleGAN: 6 at 128 px, 9 at 256 px)
+    blocks: int = 0  # ResNet G residual blocks (0: as CycleGAN, 6 below 256 px and 9 from 256 px)
     dropout: float = 0.5  # U-Net decoder dropout, pix2pix's noise
     sample_dropout: bool = False  # keep the dropout on when translating (pix2pix's test-time noise)
     lambda_l1: float = 100.0  # pix2pix: weight of L1(G(x), y) against the cGAN term
@@ -52,8 +52,8 @@ class TranslationConfig:
 def validate_section(t: TranslationConfig) -> None:
     if t.direction not in DIRECTIONS:
         raise GankitError(f"translation.direction={t.direction!r} is not allowed; choose AtoB or BtoA")
-    if t.norm not in ("batch", "instance"):
-        raise GankitError(f"translation.norm={t.norm!r} is not allowed; choose batch or instance")
+    if t.norm not in ("auto", "batch", "instance"):
+        raise GankitError(f"translation.norm={t.norm!r} is not allowed; choose auto, batch or instance")
     for name in ("lambda_l1", "lambda_cycle", "lambda_identity", "gan_weight"):
         if getattr(t, name) < 0:
             raise GankitError(f"translation.{name} must be >= 0, got {getattr(t, name)}")
@@ -111,11 +111,14 @@ class TranslationObjective(Objective):
 
     needs_pairs = True
     adversarial = True
+    norm = "batch"  # what translation.norm=auto means for this family
 
     def __init__(self, cfg, info: DataInfo):
         super().__init__(cfg, info)
-        self.t: TranslationConfig = cfg.translation
-        validate_section(self.t)
+        validate_section(cfg.translation)
+        t = cfg.translation  # resolve the automatic choices; the saved config keeps 'auto' / 0
+        self.t: TranslationConfig = replace(t, norm=self.norm if t.norm == "auto" else t.norm,
+                                            blocks=t.blocks or (9 if info.shape[-1] >= 256 else 6))
         name = cfg.train.objective
         if NETS.entry(cfg.net.name).meta.get("kind") != "translation":
             nets = [e.name for e in NETS if e.meta.get("kind") == "translation"]
@@ -203,6 +206,12 @@ class TranslationObjective(Objective):
                               f"only, not {direction}" + (f"; choose one of {', '.join(DIRECTIONS)}"
                                                           if direction not in DIRECTIONS else ""))
         return direction
+
+    @property
+    def z_dim(self):
+        # Noise-sampling paths (gankit interpolate, gankit eval RUN, Generator.sample) read z_dim first.
+        raise GankitError(f"a {self.cfg.train.objective} model translates images rather than sampling noise; use "
+                          f"gankit translate RUN --input IMAGES --out DIR (add --metrics to measure it)")
 
     def input_shape(self, direction: str | None = None) -> tuple:
         return self.shape[self.check_direction(direction)[0]]
@@ -295,6 +304,7 @@ class CycleGANObjective(TranslationObjective):
     """CycleGAN: G_AB and G_BA, D_A and D_B, adversarial + cycle (lambda) + identity (0.5 lambda) losses."""
 
     needs_pairs = False
+    norm = "instance"
 
     def __init__(self, cfg, info: DataInfo):
         super().__init__(cfg, info)

@@ -262,11 +262,13 @@ def build_tcn(cfg, shape: tuple, num_classes: int = 0):
 class SkeletonHead(nn.Module):
     """Wraps a sequence G so its output is a skeleton with the data's exact bone lengths.
 
-    The body's (N, T, J * 3) output is read per frame as the root position (normalised, like the
-    data's root coordinates) and one direction per bone; positions follow down the tree,
-    p_j = p_parent + L_j * unit(3 d_j + rest_j), in metres, and are normalised back to the data's
-    scale for D. The rest direction keeps a fresh G near the rest pose (a zero-length direction
-    would have no gradient); the factor 3 lets tanh outputs reach every direction.
+    The body's (N, T, J * 3) output is read per frame as the root position and one direction per
+    bone, both in the body's own frame (facing +z); a linear map of z gives each clip a facing yaw
+    (a unit vector), which turns that frame into the world. Positions follow down the tree,
+    p_j = p_parent + L_j * R_yaw unit(3 d_j + rest_j), in metres, and are normalised back to the
+    data's scale for D. Facing is a symmetry of motion data, so this way G learns one canonical
+    walk, not one per direction. The rest direction keeps a fresh G near the rest pose (a
+    zero-length direction has no gradient); the factor 3 lets tanh outputs reach every direction.
     """
 
     def __init__(self, body: nn.Module, skeleton: dict, mid, half):
@@ -278,6 +280,8 @@ class SkeletonHead(nn.Module):
         J = len(self.parents)
         if tuple(self.shape) != (self.shape[0], J * 3):
             raise ValueError(f"skeleton head: G makes {self.shape}, not (T, {J * 3}) for {J} joints")
+        self.up = int(skeleton.get("up", 1))
+        self.facing = nn.Linear(body.z_dim, 2)  # z -> (cos, sin) of the clip's yaw about the up axis
         lengths = offsets.norm(dim=1)
         self.register_buffer("lengths", lengths, persistent=False)  # (J,)
         self.register_buffer("rest", offsets / lengths.clamp_min(1e-8)[:, None], persistent=False)  # (J, 3)
@@ -285,13 +289,25 @@ class SkeletonHead(nn.Module):
         self.register_buffer("centre", torch.tensor(mid, dtype=torch.float32).view(J, 3), persistent=False)
         self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(J, 3), persistent=False)
 
+    def _turn(self, v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        """Rotate vectors v (N, ..., 3) about the up axis by each clip's yaw (cos, sin: (N,))."""
+        a, b = [i for i in range(3) if i != self.up]  # the ground plane's axes (x, z for y up)
+        shape = (-1,) + (1,) * (v.dim() - 2)
+        cos, sin = cos.view(shape), sin.view(shape)
+        out = v.clone()
+        out[..., a] = cos * v[..., a] + sin * v[..., b]
+        out[..., b] = -sin * v[..., a] + cos * v[..., b]
+        return out
+
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raw = self.body(z, y)  # (N, T, J * 3) in [-1, 1]
         n, T = raw.shape[:2]
         raw = raw.view(n, T, -1, 3)
-        root = raw[:, :, 0] * self.scale[0] + self.centre[0]  # (N, T, 3) metres
-        d = 3.0 * raw + self.rest  # (N, T, J, 3)
-        unit = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+        f = self.facing(z)
+        f = f / f.norm(dim=1, keepdim=True).clamp_min(1e-6)  # (N, 2) unit vector
+        root = self._turn(raw[:, :, 0] * self.scale[0] + self.centre[0], f[:, 0], f[:, 1])  # (N, T, 3) metres
+        d = 3.0 * raw + self.rest  # (N, T, J, 3) body frame
+        unit = self._turn(d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6), f[:, 0], f[:, 1])
         pos = [root]
         for j in range(1, len(self.parents)):
             pos.append(pos[self.parents[j]] + self.lengths[j] * unit[:, :, j])
