@@ -90,6 +90,7 @@ def main(argv=None) -> int:
     if not a.skip_train:
         if out.exists() and any(out.iterdir()):
             sys.exit(f"{out} exists; pass another --out (or --skip-train to measure it)")
+        Trainer(cfg, out / "untrained", log=lambda m: None).save()  # the same nets at step 0, kept apart
         Trainer(cfg, out, log=lambda m: print(m, file=sys.stderr)).run()
     train_s = time.perf_counter() - t0
     summary = json.loads((out / "summary.json").read_text())
@@ -98,9 +99,8 @@ def main(argv=None) -> int:
     rows[f"trained ({summary['step']} steps)"] = evaluate_sequences(out, names, n=a.n, repeats=a.repeats,
                                                                      device="cpu")["metrics"]
     eval_s = time.perf_counter() - t1
-    step0 = sorted((out / "checkpoints").glob("step-0000000.safetensors"))
-    if step0:
-        rows["untrained (step 0)"] = evaluate_sequences(step0[0], names, n=a.n, repeats=a.repeats,
+    if (out / "untrained" / "checkpoints").is_dir():
+        rows["untrained (step 0)"] = evaluate_sequences(out / "untrained", names, n=a.n, repeats=a.repeats,
                                                         device="cpu")["metrics"]
     rows["real test split vs train"] = real_floor(str(out), names, a.n, a.repeats)
     keys = [k for k in ["discriminative", "discriminative_std", "predictive", "predictive_real", "predictive_ratio",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -126,8 +127,10 @@ def main() -> None:
     text = table(results, args.n)
     print(text)
     cmd = " ".join(["python", *sys.argv])
-    doc = (f"# Text GANs on the SeqGAN oracle\n\n{time.strftime('%Y-%m-%d')}, {platform.machine()} CPU "
-           f"({torch.get_num_threads()} thread, shared 2-core machine, no GPU), torch {torch.__version__}.\n\n"
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    doc = (f"# Text GANs on the SeqGAN oracle\n\n- date: {time.strftime('%Y-%m-%d %H:%M')}\n- machine: "
+           f"{platform.machine()}, 2 CPU cores shared with other sessions, no GPU; {torch.get_num_threads()} torch "
+           f"thread; torch {torch.__version__}; load average at the table (1/5/15 min): {load}\n\n"
            f"Oracle: random LSTM, vocabulary 5,000, length 20, embedding/hidden 32, seed 0; 10,000 training "
            f"sequences. NLL_oracle: mean per-token NLL (nats) under the oracle of {args.n:,} samples (seed 0, "
            f"temperature 1); NLL_test: per-token NLL of the oracle's 10,000 held-out sequences under the generator. "

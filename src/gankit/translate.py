@@ -37,6 +37,7 @@ EPILOG = """examples:
 metrics (per direction, on the first --n inputs):
   l1 / psnr / ssim   agreement with the paired targets (l1 on the [-1, 1] scale; scikit-image PSNR, SSIM)
   fid_clf            Frechet distance between classifier features of the outputs and of real target images
+                     (--fid-ci: with a 95% bootstrap interval over the outputs)
   domain_acc         share of outputs that the classifier assigns to the target domain (unpaired data)
   cycle_l1           |G_BA(G_AB(a)) - a| on the [-1, 1] scale (models that translate both ways)
   the classifier is a small CNN gankit trains once on the training split's real images (class labels if the
@@ -59,6 +60,8 @@ class TranslateCommand:
         p.add_argument("--root", help="data.root for aligned / paired / unpaired dataset specs")
         p.add_argument("--metrics", action="store_true", help="measure the translations (dataset specs only)")
         p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        p.add_argument("--fid-ci", type=int, nargs="?", const=100, default=0, metavar="B",
+                       help="add a 95%% bootstrap interval for fid_clf from B resamples (default B=100)")
         p.add_argument("--n", type=int, help="translate only the first N inputs")
         p.add_argument("--batch-size", type=int, default=256)
         p.add_argument("--device", default="auto")
@@ -81,7 +84,8 @@ class TranslateCommand:
         data = None
         if args.metrics:
             data = load_two_domains(g, args.input, args.root)
-            result = evaluate(g, args.input, root=args.root, n=args.n, batch_size=args.batch_size, log=_log, data=data)
+            result = evaluate(g, args.input, root=args.root, n=args.n, batch_size=args.batch_size, log=_log, data=data,
+                              fid_ci=args.fid_ci)
             print(json.dumps(result, indent=2) if args.json else format_result(result))
         if args.out:
             x, names, target = read_inputs(g, args.input, direction, args.root, log=_log, data=data)
@@ -238,14 +242,14 @@ def reference_classifier(train: Data, target: str, log):
 
 
 def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_size: int = 256,
-             log=_log, data: Data | None = None) -> dict:
+             log=_log, data: Data | None = None, fid_ci: int = 0) -> dict:
     """Metrics of a translation model on a two-domain dataset split (default: test), per direction
-    (`data`: that split already loaded).
+    (`data`: that split already loaded; fid_ci > 0 adds a bootstrap interval for fid_clf).
 
     Returns {"metrics": {"AtoB/l1": ..., ...}, "provenance": {...}} (see the module docstring of
     gankit.metrics.translation and `gankit translate --help` for what each number means).
     """
-    from .metrics.distances import fid_from_features
+    from .metrics.distances import bootstrap_fid, fid_from_features
     from .metrics.translation import pixel_metrics
 
     data = data if data is not None else load_two_domains(g, spec, root, log=log)
@@ -270,7 +274,11 @@ def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_
         clf = classifiers[key]
         c = max(data.x.shape[1], data.x2.shape[1]) if clf.kind == "domains" else y8.shape[1]
         y8c, refc = y8.expand(-1, c, -1, -1), ref.expand(-1, c, -1, -1)
-        metrics[f"{d}/fid_clf"] = fid_from_features(clf.features(refc), clf.features(y8c))
+        feats_ref, feats_out = clf.features(refc), clf.features(y8c)
+        metrics[f"{d}/fid_clf"] = fid_from_features(feats_ref, feats_out)
+        if fid_ci:  # resamples the outputs; the reference stays fixed
+            lo, hi = bootstrap_fid(feats_ref, feats_out, n_boot=fid_ci, seed=0)
+            metrics[f"{d}/fid_clf_ci95_low"], metrics[f"{d}/fid_clf_ci95_high"] = lo, hi
         if clf.kind == "domains":
             metrics[f"{d}/domain_acc"] = float((clf.predict(y8c) == (1 if tgt == "B" else 0)).double().mean())
         if len(g.objective.directions()) == 2:
@@ -283,7 +291,10 @@ def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_
 
 
 def format_result(result: dict) -> str:
-    rows = [f"{k:<22} {v:.4g}" for k, v in result["metrics"].items()]
+    m = result["metrics"]
+    rows = [f"{k:<22} {v:.4g}" + (f"  [95% CI {m[k + '_ci95_low']:.4g}, {m[k + '_ci95_high']:.4g}]"
+                                  if k + "_ci95_low" in m else "")
+            for k, v in m.items() if "_ci95_" not in k]
     p = result["provenance"]
     rows.append(f"data {p['data']} ({'paired' if p['paired'] else 'unpaired'}) | {p['objective']} step {p['step']} | "
                 + " | ".join(f"{k} {v}" for k, v in p.items() if k.endswith("images")))

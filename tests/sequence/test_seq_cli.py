@@ -98,3 +98,14 @@ def test_csv_trains_end_to_end(tmp_path):
                  *TINY, "data.columns=a,b", "data.window=16"]) == 0
     assert main(["sample", str(tmp_path / "r"), "--n", "3", "--out", str(tmp_path / "p.png")]) == 0
     assert Image.open(tmp_path / "p.png").format == "PNG"
+
+
+def test_evaluate_run_hook_for_gankit_eval(sines_run):
+    """The hook `gankit eval` can dispatch to for sequence runs (same numbers as eval-sequence)."""
+    from gankit.model import Generator
+    from gankit.sequence.metrics import evaluate_sequences
+
+    obj = Generator.load(sines_run, device="cpu").objective
+    a = obj.evaluate_run(str(sines_run), "mmd", n=30, device="cpu")
+    b = evaluate_sequences(str(sines_run), "mmd", n=30, device="cpu")
+    assert a["metrics"] == b["metrics"] and set(a["metrics"]) == {"mmd"}

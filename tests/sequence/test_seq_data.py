@@ -91,10 +91,6 @@ def test_motion_dataset_normalises_and_round_trips():
     assert train.x.abs().max() <= 1.0 + 1e-6  # the stats come from the train split
 
 
-def test_motion_window_sets_the_clip_length():
-    assert load("motion:test", window=16).x.shape == (1024, 16, 51)
-
-
 # ----------------------------------------------------------------------------------------------
 # windowing and normalisation
 

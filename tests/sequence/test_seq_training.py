@@ -134,3 +134,15 @@ def test_image_data_still_trains_with_the_sequence_objective(tmp_path):
                               "train.grid": 4})
     s = Trainer(cfg, tmp_path).run()
     assert finite(s) and (tmp_path / "samples" / "final.png").is_file()
+
+
+def test_evaluation_during_training_uses_the_sequence_metrics(tmp_path):
+    cfg = seq_config(**{"train.steps": 2, "train.eval_every": 2, "train.eval_metrics": "mmd", "train.eval_n": 20})
+    Trainer(cfg, tmp_path, log=lambda m: None).run()
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    assert evals and np.isfinite(evals[-1]["mmd"]) and evals[-1]["provenance"]["n_generated"] == 20
+    assert (tmp_path / "checkpoints" / "best.safetensors").is_file()
+    with pytest.raises(GankitError, match="metric bone is for skeleton motion"):
+        Trainer(seq_config(**{"train.eval_every": 1, "train.eval_metrics": "bone"}), tmp_path / "b",
+                log=lambda m: None).run()

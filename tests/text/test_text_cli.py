@@ -92,6 +92,7 @@ def test_train_on_a_text_file_word_level(tmp_path):
     (["sample", "{run}", "--out", "{tmp}/x.png"], "write text samples to FILE.txt"),
     (["sample", "{run}", "--out", "{tmp}/x.txt", "--label", "1"], "not conditional; drop --label"),
     (["sample", "{run}", "--out", "{tmp}/x.txt", "--temperature", "0"], "temperature must be positive"),
+    (["interpolate", "{run}", "--out", "{tmp}/i.png"], "text generators have no latent vector"),
     (["eval-text", "{run}", "--metrics", "bleu7"], "unknown text metric 'bleu7'"),
     (["eval-text", "{run}", "--metrics", "words"], "the words metric is for runs on --data words"),
     (["eval-text", "{run}", "--reference", "{tmp}/empty.txt"], "oracle run is measured against the oracle's"),

@@ -2,8 +2,6 @@
 lower NLL_oracle further (the oracle benchmark's claim, in under a minute on a CPU)."""
 import time
 
-import torch
-
 from conftest import tiny_config
 from gankit.data import Data
 from gankit.model import Generator

@@ -1,10 +1,12 @@
 """`gankit train / translate / sample` for translation models, end to end, and their one-line errors."""
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from gankit.cli import main
@@ -17,6 +19,7 @@ TINY = ["--steps", "3", "--batch-size", "8", "--no-progress", "data.image_size=1
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    torch.set_num_threads(1)  # module fixtures run before conftest's per-test one-thread fixture
     root = tmp_path_factory.mktemp("translation-runs")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANKIT_CACHE", str(root / "cache"))
@@ -124,6 +127,7 @@ def test_pix2pix_without_a_translation_net_says_which_to_add(capsys):
 
 def test_python_m_gankit_translate(runs, tmp_path):
     p = subprocess.run([sys.executable, "-m", "gankit", "translate", str(runs / "cg"), "--input", "fake-unpaired:test",
-                        "--n", "3", "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=300)
+                        "--n", "3", "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("wrote 3 translations (AtoB)") and len(list((tmp_path / "o").glob("*.png"))) == 4

@@ -243,9 +243,7 @@ def unpaired(cfg, split: str) -> Data:
     if missing:
         raise GankitError(f"unpaired data in {root} has no {' or '.join(missing)} folder; CycleGAN's layout is "
                           f"trainA/ trainB/ testA/ testB/ (one folder of images per domain and split)")
-    a, b = load_folder(fa, cfg, None), load_folder(fb, cfg, None)
-    if a.shape[1:] != b.shape[1:]:
-        raise GankitError(f"{fa} and {fb} came out at different sizes; set data.image_size")
+    a, b = load_folder(fa, cfg, None), load_folder(fb, cfg, None)  # both fitted to data.image_size (default 64)
     return Data(a.x, name=f"unpaired:{split}", x2=b.x, paired=False, meta={"skipped": [a.meta.get("skipped", 0),
                                                                                        b.meta.get("skipped", 0)]})
 

@@ -111,7 +111,9 @@ def cmd_eval(args) -> int:
     if args.n < 2:
         raise GankitError(f"--n must be at least 2, got {args.n}")
     log = None if getattr(args, "quiet", False) else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    result = evaluate(args.source, args.ref, args.metrics, n=args.n, extractor=args.extractor, device=args.device,
+    if not args.ref:
+        raise GankitError("--ref is needed to score samples: name the reference data, e.g. --ref digits:test")
+    result = evaluate(args.source, args.ref, args.metrics or "fid", n=args.n, extractor=args.extractor, device=args.device,
                       seed=args.seed, n_ref=args.n_ref, fid_ci=args.fid_ci, batch_size=args.batch_size,
                       inception_path=args.inception, download=args.download, domain_data=args.domain_data,
                       cache=not args.no_cache, log=log)

@@ -274,31 +274,50 @@ def evaluate_sequences(run, metrics=DEFAULT_METRICS, n: int = 1000, seed: int = 
     names = check_metrics(metrics)
     if n < 10:
         raise GankitError(f"--n must be at least 10 for sequence metrics, got {n}")
-    if repeats < 1:
-        raise GankitError(f"repeats must be at least 1, got {repeats}")
-    say = log or (lambda msg: None)
     t0 = time.perf_counter()
     g = Generator.load(run, device=device)
     obj = g.objective
     if not isinstance(obj, SequenceObjective) or not obj.sequence:
         raise GankitError(f"{run} is not a sequence run (objective {g.cfg.train.objective}, data {g.info.name}); "
                           f"measure image runs with gankit eval")
-    info = g.info
-    motion = obj.kind == "motion"
+    check_applicable(obj, names)
+    data = obj.load_reference(ref)
+    labels = (torch.arange(n) % obj.info.num_classes) if obj.conditional else None
+    _, fake, fake_y = obj.sample_sequences(g, n, seed, labels)
+    out, n_real = measure(obj, fake, fake_y, data, names, seed=seed, repeats=repeats, hidden=hidden,
+                          iterations=iterations, log=log)
+    prov = {"run": str(run), "checkpoint": g.meta.get("checkpoint"), "step": g.meta.get("step"),
+            "data": obj.info.name, "reference": data.name, "n_generated": n, "n_real": n_real, "seed": seed,
+            "repeats": repeats, "iterations_scale": iterations, "hidden": hidden,
+            "seconds": round(time.perf_counter() - t0, 2)}
+    return {"metrics": out, "provenance": prov}
+
+
+def check_applicable(obj, names: list[str]) -> None:
+    """Skeleton metrics need motion, the action accuracy a conditional generator."""
     for m in names:
-        if m in ("bone", "foot", "action") and not motion:
-            raise GankitError(f"metric {m} is for skeleton motion, and {info.name} is a series; drop it from --metrics")
+        if m in ("bone", "foot", "action") and obj.kind != "motion":
+            raise GankitError(f"metric {m} is for skeleton motion, and {obj.info.name} is a series; drop it from "
+                              f"the metrics")
     if "action" in names and not obj.conditional:
         raise GankitError("metric action needs a conditional generator: train with net.conditional=true")
-    data = obj.load_reference(ref)
+
+
+def measure(obj, fake: torch.Tensor, fake_y, data, names: list[str], seed: int = 0, repeats: int = 1,
+            hidden: int | None = None, iterations: float = 1.0, log=None) -> tuple[dict, int]:
+    """The metrics `names` of generated sequences `fake` (n, T, F, normalised; labels fake_y) against
+    the first n of a fixed permutation of the reference `data`. Returns (metrics, number of real)."""
+    if repeats < 1:
+        raise GankitError(f"repeats must be at least 1, got {repeats}")
+    say = log or (lambda msg: None)
+    info = obj.info
     if tuple(data.shape) != tuple(info.shape):
-        raise GankitError(f"reference {ref or data.name} has sequences {tuple(data.shape)}, the run makes "
+        raise GankitError(f"reference {data.name} has sequences {tuple(data.shape)}, the run makes "
                           f"{tuple(info.shape)}; give a reference with the run's window and features")
+    n = len(fake)
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n]
     real = data.x[perm].float()
-    labels = (torch.arange(n) % info.num_classes) if obj.conditional else None
-    fake_units, fake, fake_y = obj.sample_sequences(g, n, seed, labels)
-    fake = fake.float()
+    fake = fake.detach().float().cpu()
     say(f"{n} generated vs {len(real)} real sequences of {tuple(info.shape)} from {data.name}")
     out: dict[str, float] = {}
     steps = lambda k: max(1, int(round(k * iterations)))  # noqa: E731
@@ -320,25 +339,22 @@ def evaluate_sequences(run, metrics=DEFAULT_METRICS, n: int = 1000, seed: int = 
         elif m == "mmd":
             out["mmd"] = mmd_rbf(real, fake, seed=seed)
         elif m == "bone":
-            out.update(bone_metrics(fake_units, obj.skeleton))
+            out.update(bone_metrics(obj.to_units(fake), obj.skeleton))
             out["bone_error_real"] = bone_metrics(obj.to_units(real), obj.skeleton)["bone_error"]
         elif m == "foot":
             fps = float(info.extra.get("fps", 15))
-            out.update(foot_metrics(fake_units, obj.skeleton, fps))
+            out.update(foot_metrics(obj.to_units(fake), obj.skeleton, fps))
             out.update({f"{k}_real": v for k, v in foot_metrics(obj.to_units(real), obj.skeleton, fps).items()})
         elif m == "action":
-            if data.y is None:
-                raise GankitError(f"metric action needs labelled reference data; {data.name} has no labels")
+            if data.y is None or fake_y is None:
+                raise GankitError(f"metric action needs labelled reference data and labelled samples; {data.name} "
+                                  f"has {'no' if data.y is None else ''} labels")
             tr, te = _split(len(data), torch.Generator().manual_seed(0))
             net = train_action_classifier(data.x[tr], data.y[tr], info.num_classes, iterations=steps(1000))
             out["action_accuracy"] = accuracy(net, fake, fake_y)
             out["action_accuracy_real"] = accuracy(net, data.x[te], data.y[te])
         say(f"{m}: {time.perf_counter() - t:.1f}s")
-    prov = {"run": str(run), "checkpoint": g.meta.get("checkpoint"), "step": g.meta.get("step"),
-            "data": info.name, "reference": data.name, "n_generated": n, "n_real": int(len(real)), "seed": seed,
-            "repeats": repeats, "iterations_scale": iterations, "hidden": hidden,
-            "seconds": round(time.perf_counter() - t0, 2)}
-    return {"metrics": out, "provenance": prov}
+    return out, int(len(real))
 
 
 def write_json(result: dict, path: Path) -> Path:

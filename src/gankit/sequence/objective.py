@@ -20,7 +20,6 @@ from ..errors import GankitError
 from ..objectives import DataInfo
 from ..objectives.gan import GanObjective
 from ..registry import NETS, OBJECTIVES
-from ..regularizers import feature_matching
 from ..training.stats import report
 from . import command  # noqa: F401  (registers `gankit eval-sequence`)
 from . import nets as seqnets
@@ -45,8 +44,12 @@ def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return std_gap + mean_gap
 
 
+# Settings of the engine's shared tests (tests/test_training.py): a short sines split and small nets.
+TINY = {"data.spec": "sines:test", "net.name": "seq-gru", "data.limit": 64, "sequence.moment_weight": 1.0}
+
+
 @OBJECTIVES.register("sequence", help="sequence GAN (RCGAN/TimeGAN-style): motion and time series with seq-gru, "
-                                      "seq-lstm or seq-tcn nets, any loss; skeleton head, moment loss")
+                                      "seq-lstm or seq-tcn nets, any loss; skeleton head, moment loss", tiny=TINY)
 class SequenceObjective(GanObjective):
     def __init__(self, cfg, info: DataInfo):
         self.sequence = not info.is_image and len(info.shape) == 2
@@ -78,24 +81,53 @@ class SequenceObjective(GanObjective):
                 with torch.backends.cudnn.flags(enabled=False):
                     return super().loss(phase, batch, step)
             return super().loss(phase, batch, step)
+        if not self.moment_weight:
+            return super().loss(phase, batch, step)
+        # The G step of the classic family ("loss/G" is its adversarial part), on the same fake batch
+        # that the moment term then compares with the real one.
         real, labels = batch
-        y = labels if self.conditional else None
-        G, D = self.nets["G"], self.nets["D"]
-        fake = G(self._noise(real.shape[0], real.device), y)
-        if self.cfg.loss.feature_matching:
-            _, h_fake = D(fake, y, return_features=True)
-            with torch.no_grad():
-                _, h_real = D(real, y, return_features=True)
-            loss = feature_matching(h_real, h_fake)
-            report("loss/G_fm", loss)
-        else:
-            loss = self.loss_fn.g(D(fake, y))
-        if self.moment_weight:
-            m = moment_loss(real, fake)
-            report("loss/G_moment", m)
-            loss = loss + self.moment_weight * m
-        report("loss/G", loss)
-        return loss
+        if self._fake is None:
+            self._fake = self.nets["G"](self._noise(real.shape[0], real.device), labels if self.conditional else None)
+        fake = self._fake
+        loss = super().loss(phase, batch, step)
+        m = moment_loss(real, fake)
+        report("loss/G_moment", m)
+        return loss + self.moment_weight * m
+
+    def evaluate(self, G, cfg, data, device, extractor=None, log=print) -> dict:
+        """Sequence metrics of G during training (train.eval_every): train.eval_metrics names them
+        (the image default `fid` means discriminative,mmd), train.eval_n sequences from fixed seeds
+        against the training data. The first metric picks checkpoints/best (lower is better)."""
+        if not self.sequence:
+            return super().evaluate(G, cfg, data, device, extractor, log)
+        import time
+
+        from .metrics import check_applicable, check_metrics, measure
+
+        t0 = time.perf_counter()
+        spec = cfg.train.eval_metrics
+        names = check_metrics("discriminative,mmd" if spec == "fid" else spec)
+        check_applicable(self, names)
+        n = max(10, int(cfg.train.eval_n))
+        inputs = self.fixed_inputs(n, cfg.train.seed + 777, device)
+        y = (torch.arange(n) % self.info.num_classes).to(device) if self.conditional else None
+        with torch.no_grad():
+            fake = G(inputs["z"], y)
+        out, n_real = measure(self, fake, None if y is None else y.cpu(), data, names, seed=cfg.train.seed, log=log)
+        return {"metrics": out, "provenance": {"data": data.name, "n_generated": n, "n_real": n_real,
+                                               "metrics": names, "seconds": round(time.perf_counter() - t0, 2)}}
+
+    def evaluate_run(self, source, metrics=None, n: int = 1000, seed: int = 0, device: str = "auto",
+                     ref: str | None = None, log=None):
+        """`gankit eval SOURCE` for this family: the sequence metrics of a saved run (see
+        gankit.sequence.metrics.evaluate_sequences), or NotImplemented for image data (the image metrics
+        apply). metrics None or the image default 'fid' means discriminative,predictive,mmd."""
+        if not self.sequence:
+            return NotImplemented
+        from .metrics import DEFAULT_METRICS, evaluate_sequences
+
+        names = DEFAULT_METRICS if metrics in (None, "fid", ("fid",)) else metrics
+        return evaluate_sequences(source, names, n=n, seed=seed, device=device, ref=ref, log=log)
 
     # ------------------------------------------------------------------------------------------
     # data units

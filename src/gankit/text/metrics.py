@@ -9,7 +9,6 @@ of the closest length), which gives nltk's number exactly (tests/text/test_metri
 """
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path

@@ -14,7 +14,6 @@ optimisers over G's weights (MLE's Adam state does not leak into the adversarial
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +119,12 @@ class TextObjective(Objective):
                 self.nets["D"] = D_NETS["lstm"](self.vocab, self.length, t.d_emb, t.d_hidden, t.d_dropout)
         self._next_step = 0  # the step the trainer runs next (phases() depends on the stage)
         self._initialized = not t.init  # text.init is loaded at the first step, not when a checkpoint is read
+
+    @property
+    def z_dim(self):
+        # Generator.sample/interpolate draw latent vectors; a text G starts from its learned start token.
+        raise GankitError("text generators have no latent vector to sample or interpolate; write text with "
+                          "gankit sample RUN --out FILE.txt (or TextObjective.sample_ids in Python)")
 
     # ------------------------------------------------------------------------------------------
     # schedule
