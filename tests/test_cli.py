@@ -135,3 +135,12 @@ def test_eval_of_samples_needs_a_reference(fake_run, tmp_path, capsys):
     main(["sample", str(fake_run), "--n", "8", "--out", str(tmp_path / "s.npz")])
     assert main(["eval", str(tmp_path / "s.npz")]) == 2
     assert "--ref is needed" in capsys.readouterr().err
+
+
+def test_eval_hands_text_and_sequence_runs_to_their_families():
+    from gankit.registry import OBJECTIVES
+
+    for name in ("mle", "seqgan", "gumbel"):
+        assert OBJECTIVES.get(name).eval_command == "eval-text"
+    assert OBJECTIVES.get("sequence").eval_command == "eval-sequence"
+    assert getattr(OBJECTIVES.get("gan"), "eval_command", None) is None

@@ -51,6 +51,8 @@ TINY = {"data.spec": "sines:test", "net.name": "seq-gru", "data.limit": 64, "seq
 @OBJECTIVES.register("sequence", help="sequence GAN (RCGAN/TimeGAN-style): motion and time series with seq-gru, "
                                       "seq-lstm or seq-tcn nets, any loss; skeleton head, moment loss", tiny=TINY)
 class SequenceObjective(GanObjective):
+    eval_command = "eval-sequence"  # `gankit eval RUN` hands sequence runs to this command
+
     def __init__(self, cfg, info: DataInfo):
         self.sequence = not info.is_image and len(info.shape) == 2
         if self.sequence and NETS.entry(cfg.net.name).meta.get("sizes") is not None:

@@ -87,6 +87,7 @@ class TextObjective(Objective):
     """Shared by the text families: the LSTM generator, the stage schedule, samples as text."""
 
     has_d = False
+    eval_command = "eval-text"  # `gankit eval RUN` hands text runs to this command
 
     def __init__(self, cfg, info: DataInfo):
         super().__init__(cfg, info)
