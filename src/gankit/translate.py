@@ -99,6 +99,59 @@ class TranslateCommand:
 
 COMMANDS.register("translate", help="translate images with a trained translation model")(TranslateCommand)
 
+METRIC_NAMES = ("l1", "psnr", "ssim", "fid_clf", "domain_acc", "cycle_l1")
+
+
+class EvalTranslationCommand:
+    """`gankit eval RUN` hands translation runs here (objective.eval_command): the run's own test split."""
+
+    @staticmethod
+    def add_parser(subparsers) -> argparse.ArgumentParser:
+        p = subparsers.add_parser("eval-translation", help="measure a translation run on its test split",
+                                  description="Measure a pix2pix / l1-only / CycleGAN run on a two-domain test split "
+                                              "(default: the run's own dataset). `gankit eval RUN` comes here for "
+                                              "translation runs; `gankit translate --metrics` measures the same way.",
+                                  epilog=EPILOG.split("metrics (per direction")[0].replace("examples:", "see also:")
+                                  + "metrics (per direction" + EPILOG.split("metrics (per direction")[1],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("checkpoint", metavar="RUN_DIR_OR_CKPT")
+        p.add_argument("--data", help="two-domain dataset NAME[:SPLIT] (default: the run's dataset, split test)")
+        p.add_argument("--root", help="data.root for aligned / paired / unpaired")
+        p.add_argument("--metrics", help=f"comma-separated subset of {', '.join(METRIC_NAMES)} (default: all that apply)")
+        p.add_argument("--n", type=int, help="measure the first N test inputs of each domain (default: all)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+        p.add_argument("--fid-ci", type=int, nargs="?", const=100, default=0, metavar="B",
+                       help="add a 95%% bootstrap interval for fid_clf from B resamples (default B=100)")
+        p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+        p.add_argument("--batch-size", type=int, default=256)
+        p.add_argument("--device", default="auto")
+        return p
+
+    @staticmethod
+    def run(args) -> int:
+        from .model import Generator
+
+        wanted = None if not args.metrics else [m.strip() for m in args.metrics.split(",") if m.strip()]
+        unknown = [m for m in wanted or [] if m not in METRIC_NAMES]
+        if unknown:
+            raise GankitError(f"unknown translation metric {unknown[0]!r}; choose from {', '.join(METRIC_NAMES)}")
+        if args.n is not None and args.n < 1:
+            raise GankitError("--n must be at least 1")
+        g = Generator.load(args.checkpoint, device=args.device)
+        if not hasattr(g.objective, "translate"):
+            raise GankitError(f"{args.checkpoint} is not a translation model; use gankit eval for it")
+        spec = args.data or parse_spec(g.cfg.data.spec)[0]
+        result = evaluate(g, spec, root=args.root, n=args.n, batch_size=args.batch_size, fid_ci=args.fid_ci,
+                          seed=args.seed)
+        if wanted:
+            result["metrics"] = {k: v for k, v in result["metrics"].items()
+                                 if k.split("/", 1)[1].split("_ci95_")[0] in wanted}
+        print(json.dumps(result, indent=2) if args.json else format_result(result))
+        return 0
+
+
+COMMANDS.register("eval-translation", help="measure a translation run on its test split")(EvalTranslationCommand)
+
 
 def _log(msg: str) -> None:
     print(f"gankit: {msg}", file=sys.stderr, flush=True)
@@ -242,7 +295,7 @@ def reference_classifier(train: Data, target: str, log):
 
 
 def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_size: int = 256,
-             log=_log, data: Data | None = None, fid_ci: int = 0) -> dict:
+             log=_log, data: Data | None = None, fid_ci: int = 0, seed: int = 0) -> dict:
     """Metrics of a translation model on a two-domain dataset split (default: test), per direction
     (`data`: that split already loaded; fid_ci > 0 adds a bootstrap interval for fid_clf).
 
@@ -277,7 +330,7 @@ def evaluate(g, spec: str, root: str | None = None, n: int | None = None, batch_
         feats_ref, feats_out = clf.features(refc), clf.features(y8c)
         metrics[f"{d}/fid_clf"] = fid_from_features(feats_ref, feats_out)
         if fid_ci:  # resamples the outputs; the reference stays fixed
-            lo, hi = bootstrap_fid(feats_ref, feats_out, n_boot=fid_ci, seed=0)
+            lo, hi = bootstrap_fid(feats_ref, feats_out, n_boot=fid_ci, seed=seed)
             metrics[f"{d}/fid_clf_ci95_low"], metrics[f"{d}/fid_clf_ci95_high"] = lo, hi
         if clf.kind == "domains":
             metrics[f"{d}/domain_acc"] = float((clf.predict(y8c) == (1 if tgt == "B" else 0)).double().mean())

@@ -112,6 +112,7 @@ class TranslationObjective(Objective):
     needs_pairs = True
     adversarial = True
     norm = "batch"  # what translation.norm=auto means for this family
+    eval_command = "eval-translation"  # `gankit eval RUN` hands translation runs to this command
 
     def __init__(self, cfg, info: DataInfo):
         super().__init__(cfg, info)

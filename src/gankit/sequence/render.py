@@ -156,8 +156,5 @@ def plot_series(fake: np.ndarray, path: Path, real: np.ndarray | None = None, na
         fig.suptitle(title, fontsize=9)
     axes[-1, 0].set_xlabel("time step")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    from ..viz import save_figure
+    return save_figure(fig, path)

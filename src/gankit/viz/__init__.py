@@ -26,6 +26,17 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
     return path
 
 
+def save_figure(fig, path: Path, **kwargs) -> Path:
+    """Write a matplotlib figure (creating its folder) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, **kwargs)
+    plt.close(fig)
+    return path
+
+
 def save_scatter(points: torch.Tensor, path: Path, reference: torch.Tensor | None = None, title: str = "") -> Path:
     """2D samples (N, 2) over the real data (grey), for the toy mixtures."""
     import matplotlib
@@ -42,11 +53,7 @@ def save_scatter(points: torch.Tensor, path: Path, reference: torch.Tensor | Non
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=7, markerscale=4)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, bbox_inches="tight")
 
 
 def plot_curves(metrics_jsonl: Path, path: Path) -> Path | None:
@@ -75,8 +82,4 @@ def plot_curves(metrics_jsonl: Path, path: Path) -> Path | None:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
