@@ -34,7 +34,9 @@ EPILOG = """examples:
   gankit translate runs/p2p --input edges2fashion:test --metrics           # L1, PSNR, SSIM, fid_clf
   gankit translate runs/cg --input sneaker2boot:test --metrics --json      # domain_acc, cycle_l1, fid_clf
   gankit translate runs/facades --input aligned:test --root data/facades --metrics
-metrics (per direction, on the first --n inputs):
+"""
+
+METRICS_HELP = """metrics (per direction, on the first --n inputs):
   l1 / psnr / ssim   agreement with the paired targets (l1 on the [-1, 1] scale; scikit-image PSNR, SSIM)
   fid_clf            Frechet distance between classifier features of the outputs and of real target images
                      (--fid-ci: with a 95% bootstrap interval over the outputs)
@@ -43,6 +45,13 @@ metrics (per direction, on the first --n inputs):
   the classifier is a small CNN gankit trains once on the training split's real images (class labels if the
   data have them, else domain A vs B) and caches; numbers compare only under the same weights_hash."""
 
+EVAL_EXAMPLES = """examples:
+  gankit eval runs/p2p                                   # comes here: the run's own test split, first 1000 inputs
+  gankit eval-translation runs/p2p --fid-ci              # all 10,000 test pairs, fid_clf with a 95% interval
+  gankit eval-translation runs/cg --metrics domain_acc,cycle_l1 --json
+  gankit eval-translation runs/facades --data aligned:val --root data/facades
+"""
+
 
 class TranslateCommand:
     @staticmethod
@@ -50,7 +59,7 @@ class TranslateCommand:
         p = subparsers.add_parser("translate", help="translate images with a pix2pix / CycleGAN model (and measure it)",
                                   description="Translate a folder, an .npz or a dataset split with a trained "
                                               "translation model; --metrics measures it against the targets.",
-                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  epilog=EPILOG + METRICS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("checkpoint", metavar="RUN_DIR_OR_CKPT")
         p.add_argument("--input", required=True, metavar="DIR_NPZ_OR_SPEC",
                        help="folder of images, .npz of uint8 images, or a two-domain dataset NAME[:SPLIT] (default "
@@ -111,9 +120,7 @@ class EvalTranslationCommand:
                                   description="Measure a pix2pix / l1-only / CycleGAN run on a two-domain test split "
                                               "(default: the run's own dataset). `gankit eval RUN` comes here for "
                                               "translation runs; `gankit translate --metrics` measures the same way.",
-                                  epilog=EPILOG.split("metrics (per direction")[0].replace("examples:", "see also:")
-                                  + "metrics (per direction" + EPILOG.split("metrics (per direction")[1],
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  epilog=EVAL_EXAMPLES + METRICS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("checkpoint", metavar="RUN_DIR_OR_CKPT")
         p.add_argument("--data", help="two-domain dataset NAME[:SPLIT] (default: the run's dataset, split test)")
         p.add_argument("--root", help="data.root for aligned / paired / unpaired")

@@ -76,6 +76,18 @@ def test_cyclegan_metrics_cover_both_directions(runs, capsys):
     assert all(0 <= m[f"{d}/domain_acc"] <= 1 for d in ("AtoB", "BtoA"))
 
 
+def test_gankit_eval_hands_translation_runs_to_eval_translation(runs, capsys):
+    assert main(["eval", str(runs / "cg"), "--n", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "AtoB/domain_acc" in out and "BtoA/cycle_l1" in out and "AtoB/images 50" in out
+    assert main(["eval-translation", str(runs / "p2p"), "--metrics", "ssim,fid_clf", "--fid-ci", "10", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)["metrics"]
+    assert set(m) == {"AtoB/ssim", "AtoB/fid_clf", "AtoB/fid_clf_ci95_low", "AtoB/fid_clf_ci95_high"}
+    assert m["AtoB/fid_clf_ci95_low"] <= m["AtoB/fid_clf_ci95_high"]
+    assert main(["eval-translation", str(runs / "p2p"), "--metrics", "fid"]) == 2
+    assert "unknown translation metric 'fid'; choose from l1, psnr" in capsys.readouterr().err
+
+
 def test_run_directory_records_every_loss_term(runs):
     rows = [json.loads(line) for line in (runs / "cg" / "metrics.jsonl").read_text().splitlines()]
     assert {"loss/G", "loss/G_gan", "loss/G_cycle", "loss/G_identity", "loss/D", "logits/real_A",
