@@ -10,6 +10,7 @@ held-out sequences. The stages share one MLE pre-training, so the rows differ on
     python benchmarks/text_oracle.py seqgan     # D pre-training, then ADV_STEPS SeqGAN steps
     python benchmarks/text_oracle.py gumbel     # ADV_STEPS steps of the Gumbel-softmax GAN (RSGAN)
     python benchmarks/text_oracle.py table      # measure every finished run, print and save the table
+    python benchmarks/text_oracle.py noise      # NLL_oracle with sampling seeds 0 and 1, and its standard error
 
 A stage that is stopped (Ctrl-C, SIGTERM, `timeout -s TERM 600 ...`) saves a checkpoint; running it again
 continues exactly where it stopped, so each call can be kept under ten minutes. `--out` picks the
@@ -98,6 +99,24 @@ def measure(out: Path, n: int) -> dict:
     return results
 
 
+def noise(out: Path, n: int) -> str:
+    """NLL_oracle of the trained generators with two sampling seeds, and the standard error of the mean."""
+    from gankit.model import Generator
+    from gankit.text.oracle import oracle_from_info
+
+    lines = ["| generator | seed 0 | seed 1 | standard error |", "|---|---|---|---|"]
+    for label, stage in ROWS[1:]:
+        if not (out / stage / "summary.json").is_file():
+            continue
+        g = Generator.load(out / stage, device="cpu")
+        oracle = oracle_from_info(g.info.extra["text"])
+        values = [oracle.nll(g.objective.sample_ids(g.net, n, seed)) for seed in (0, 1)]  # (n,) each
+        se = max(float(v.std()) / n ** 0.5 for v in values)
+        lines.append(f"| {label.replace('ADV_STEPS', str(ADV_STEPS))} | {float(values[0].mean()):.4f} | "
+                     f"{float(values[1].mean()):.4f} | {se:.4f} |")
+    return "\n".join(lines)
+
+
 def table(results: dict, n: int) -> str:
     lines = ["| generator | NLL_oracle | NLL_test | train time (s, this stage) |", "|---|---|---|---|"]
     for label, _ in ROWS:
@@ -112,7 +131,7 @@ def table(results: dict, n: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("stage", choices=[*STAGES, "table"])
+    p.add_argument("stage", choices=[*STAGES, "table", "noise"])
     p.add_argument("--out", default="runs/bench-text-oracle", help="folder of the runs")
     p.add_argument("--n", type=int, default=10_000, help="samples for NLL_oracle (the paper: 10,000)")
     p.add_argument("--results", default="benchmarks/results/text_oracle.md")
@@ -120,6 +139,9 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
+    if args.stage == "noise":
+        print(noise(out, args.n))
+        return
     if args.stage != "table":
         train(args.stage, out)
         return
