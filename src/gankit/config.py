@@ -309,21 +309,31 @@ def build_config(preset: str | None = None, flags: dict | None = None,
                  overrides: list[str] | None = None) -> RunConfig:
     """Resolve a run config. `flags` maps full keys ('train.steps') to values (None = not given)."""
     from .losses import loss_defaults
+    from .registry import OBJECTIVES
 
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     pairs = parse_overrides(overrides or [])
     pdict = load_preset(preset) if preset else {}
 
-    # Which loss will this run use? Its defaults go in first, so everything else can override them.
-    probe = RunConfig()
-    apply_nested(probe, pdict, source=f"preset {preset}")
-    for k, v in flags.items():
-        set_value(probe, k, v)
-    for k, v in pairs:
-        set_value(probe, k, v)
+    def probe(*layers: tuple[dict, str]) -> RunConfig:
+        c = RunConfig()
+        for layer, source in layers:
+            apply_nested(c, layer, source=source)
+        apply_nested(c, pdict, source=f"preset {preset}")
+        for k, v in [*flags.items(), *pairs]:
+            set_value(c, k, v)
+        return c
+
+    # Which objective and loss will this run use? Their defaults go in first (the objective's, e.g.
+    # pix2pix's U-Net, may name the loss), so the preset, flags and settings can override them.
+    objective = probe().train.objective
+    odefs = OBJECTIVES.entry(objective).meta.get("defaults", {}) if objective in OBJECTIVES else {}
+    oname = (odefs, f"objective {objective} defaults")
+    loss = probe(oname).loss.name
 
     cfg = RunConfig(preset=preset)
-    apply_nested(cfg, loss_defaults(probe.loss.name), source=f"loss {probe.loss.name} defaults")
+    apply_nested(cfg, loss_defaults(loss), source=f"loss {loss} defaults")
+    apply_nested(cfg, odefs, source=oname[1])
     apply_nested(cfg, pdict, source=f"preset {preset}")
     for k, v in flags.items():
         set_value(cfg, k, v)

@@ -371,12 +371,13 @@ class CycleGANObjective(TranslationObjective):
 
 _TINY_PAIRED = {"data.spec": "fake-pairs", "net.name": "unet"}
 OBJECTIVES.register("pix2pix", help="pix2pix (Isola 2017): U-Net G, PatchGAN D on (input, output), cGAN + 100 L1; "
-                                    "paired data", tiny=_TINY_PAIRED)(Pix2PixObjective)
+                                    "paired data", tiny=_TINY_PAIRED, defaults={"net": {"name": "unet"}})(Pix2PixObjective)
 OBJECTIVES.register("l1-only", help="pix2pix's G trained on L1 alone (no adversary): the paper's baseline",
-                    tiny=_TINY_PAIRED)(L1Objective)
+                    tiny=_TINY_PAIRED, defaults={"net": {"name": "unet"}})(L1Objective)
 OBJECTIVES.register("cyclegan", help="CycleGAN (Zhu 2017): two G, two PatchGAN D, cycle + identity losses, image "
                                      "pool; unpaired data",
-                    tiny={"data.spec": "fake-unpaired", "net.name": "resnet-gen", "translation.blocks": 1})(
+                    tiny={"data.spec": "fake-unpaired", "net.name": "resnet-gen", "translation.blocks": 1},
+                    defaults={"net": {"name": "resnet-gen"}, "loss": {"name": "lsgan"}})(
     CycleGANObjective)
 
 from .. import translate  # noqa: E402,F401  (registers the `gankit translate` command)
