@@ -132,8 +132,8 @@ def test_translate_refuses_a_noise_gan(tmp_path, capsys):
     assert "not a translation model" in capsys.readouterr().err
 
 
-def test_pix2pix_without_a_translation_net_says_which_to_add(capsys):
-    assert main(["train", "--objective", "pix2pix", "--data", "fake-pairs", *TINY]) == 2
+def test_pix2pix_with_an_image_net_says_which_to_add(capsys):
+    assert main(["train", "--objective", "pix2pix", "--net", "dcgan", "--data", "fake-pairs", *TINY]) == 2
     assert "add --net unet" in capsys.readouterr().err
 
 
