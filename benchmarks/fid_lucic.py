@@ -70,10 +70,10 @@ def generated_images(run: str, n: int, cache: Path) -> tuple[torch.Tensor, dict]
         with np.load(cache) as z:
             return torch.from_numpy(z["images"]).permute(0, 3, 1, 2).contiguous(), {"step": int(z["step"])}
     g = Generator.load(run, device="cpu")
-    if g.cfg.data.spec.split(":")[0] != "fashion-mnist" or g.cfg.data.image_size != 28:
-        sys.exit(f"{run} was trained on {g.cfg.data.spec} at {g.cfg.data.image_size} px; this protocol needs "
-                 f"fashion-mnist at 28 px")
-    x, _ = g.sample_uint8(n, seed=0)  # (n, 28, 28, 1)
+    x, _ = g.sample_uint8(n, seed=0)  # (n, H, W, C)
+    if g.cfg.data.spec.split(":")[0] != "fashion-mnist" or tuple(x.shape[1:]) != (28, 28, 1):
+        sys.exit(f"{run} makes {tuple(x.shape[1:])} images of {g.cfg.data.spec}; this protocol needs "
+                 f"fashion-mnist at 28x28x1")
     step = int(g.meta.get("step") or 0)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, images=x.numpy(), step=step)
@@ -87,6 +87,8 @@ def main() -> None:
     p.add_argument("--work", default="runs/bench-lucic", help="folder for the resumable feature chunks")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--record", action="store_true", help="append the table to benchmarks/results/fid_lucic.md")
+    p.add_argument("--only", choices=["real", "generated"],
+                   help="extract only these features and stop (run two processes on two cores: one each)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -97,17 +99,22 @@ def main() -> None:
     log = lambda m: print(m, flush=True)  # noqa: E731
     ext = InceptionExtractor(batch_size=50)
     t0 = time.perf_counter()
-    test = features(f"test-{args.n}", real_images("fashion-mnist:test", args.n), ext, work, log)
-    rows = [("real: train subset vs test (the floor)",
-             features(f"train-{args.n}", real_images("fashion-mnist:train", args.n), ext, work, log), "")]
-    for run in args.runs:
+    rows = []
+    for run in args.runs if args.only != "real" else []:
         name = Path(run).resolve().name
         x, info = generated_images(run, args.n, work / "samples" / f"{name}-{args.n}.npz")
-        rows.append((f"{run} (step {info['step']})", features(f"{name}-{args.n}", x, ext, work, log), ""))
+        rows.append((f"{run} (step {info['step']})", features(f"{name}-{args.n}", x, ext, work, log)))
+    if args.only == "generated":
+        return
+    test = features(f"test-{args.n}", real_images("fashion-mnist:test", args.n), ext, work, log)
+    rows.insert(0, ("real: train subset vs test (the floor)",
+                    features(f"train-{args.n}", real_images("fashion-mnist:train", args.n), ext, work, log)))
+    if args.only == "real":
+        return
     elapsed = time.perf_counter() - t0
 
     lines = ["| images vs Fashion-MNIST test | FID | KID x 1000 |", "|---|---|---|"]
-    for label, f, _ in rows:
+    for label, f in rows:
         k_mean, k_std = kid(f, test, subsets=100, subset_size=min(1000, len(f)), seed=0)
         lines.append(f"| {label} | {fid_from_features(f, test):.2f} | {1000 * k_mean:.2f} ± {1000 * k_std:.2f} |")
     for label, v in LUCIC.items():
