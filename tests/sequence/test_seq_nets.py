@@ -1,6 +1,7 @@
 """The sequence nets on sequence shapes (tests/test_nets.py runs them on images and 2D vectors too),
 and the skeleton head's exact bone lengths."""
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -108,3 +109,119 @@ def test_skeleton_head_makes_exact_bone_lengths(name):
     with pytest.raises(ValueError, match="skeleton head"):
         SkeletonHead(NETS.get(name)(NetConfig(name=name, z_dim=8, g_width=8, d_width=8), (10, 6), 0)[0], info,
                      mid[:6], half[:6])
+
+
+def test_plant_rebuilds_the_data_from_its_root_relative_poses():
+    """The planted root follows the data's own rule: from each real clip's pose relative to the root
+    (and its jump lift), `plant` gives back the clip itself, including its path over the ground."""
+    from gankit.sequence.nets import plant
+
+    x, y = sk.make_motion(16, seed=3)
+    p = torch.tensor(x, dtype=torch.float64).view(16, -1, sk.J, 3)
+    rel = p - p[:, :, :1]
+    lift = p[:, :, 0, 1] - (sk.FOOT_HEIGHT - rel[:, :, list(sk.FEET), 1].min(-1).values)
+    lift = torch.where(lift > 1e-6, lift, torch.zeros_like(lift))
+    assert (lift > 0).any() and p[:, :, 0, [0, 2]].abs().max() > 0.5  # jumps leave the ground, walks travel
+    assert_close(plant(rel, lift, sk.FEET, sk.FOOT_HEIGHT, 1), p, rtol=0, atol=1e-8)
+    # a root that ignored the feet (kept at its first place) would be far off
+    assert (plant(rel, lift, sk.FEET, sk.FOOT_HEIGHT, 1) - rel).abs().max() > 0.5
+
+
+def test_planted_head_keeps_bones_and_feet_on_the_ground():
+    from gankit.sequence.metrics import bone_metrics, foot_metrics
+
+    torch.manual_seed(0)
+    info = sk.skeleton_info()
+    body, _ = NETS.get("seq-phase")(NetConfig(name="seq-phase", z_dim=8, g_width=8, d_width=8), (12, 51), 0)
+    mid, half = np.full(51, 0.3), np.full(51, 2.0)
+    G = SkeletonHead(body, info, mid, half, root="planted")
+    p = (G(torch.randn(6, 8)).detach().double().numpy() * half + mid)  # (6, 12, 51) metres
+    assert bone_metrics(p, info)["bone_error"] < 1e-5
+    feet = p.reshape(6, 12, 17, 3)[:, :, list(sk.FEET)]
+    assert (feet[..., 1].min(-1) >= sk.FOOT_HEIGHT - 1e-5).all()  # the lift is >= 0: no foot below the ground
+    assert_close(torch.tensor(p.reshape(6, 12, 17, 3)[:, 0, 0, [0, 2]]), torch.zeros(6, 2, dtype=torch.float64),
+                 rtol=0, atol=1e-5)  # every clip starts at the origin of the ground plane, as the data
+    grounded = foot_metrics(p, info, 15.0)
+    free = SkeletonHead(body, info, mid, half, root="free")
+    free.facing = G.facing
+    assert grounded["foot_skate"] < foot_metrics(free(torch.randn(6, 8)).detach().double().numpy() * half + mid,
+                                                 info, 15.0)["foot_skate"]
+    with pytest.raises(ValueError, match="root must be one of"):
+        SkeletonHead(body, info, mid, half, root="floating")
+
+
+def test_skeleton_view_feeds_d_the_pose_relative_to_the_root():
+    from gankit.sequence.nets import SkeletonView
+
+    class Probe(torch.nn.Module):  # a "D" that returns what it sees
+        shape, num_classes = (5, 51), 0
+
+        def forward(self, x, y=None, return_features=False):
+            return x
+
+    mid, half = np.linspace(-1, 1, 51), np.full(51, 3.0)
+    view = SkeletonView(Probe(), mid, half, gain=2.0)
+    x = torch.rand(2, 5, 51) * 2 - 1
+    seen = view(x).view(2, 5, 17, 3)
+    p = (x.double() * torch.tensor(half) + torch.tensor(mid)).view(2, 5, 17, 3)
+    assert_close(seen[:, :, 0], x.view(2, 5, 17, 3)[:, :, 0])  # the root as normalised
+    assert_close(seen[:, :, 1:].double(), 2.0 * (p[:, :, 1:] - p[:, :, :1]), rtol=1e-5, atol=1e-5)
+    # moving the whole body over the ground changes only the root's view
+    shifted = (p + torch.tensor([0.5, 0.0, -0.7], dtype=torch.float64)).view(2, 5, 51)
+    moved = view(((shifted - torch.tensor(mid)) / torch.tensor(half)).float()).view(2, 5, 17, 3)
+    assert_close(moved[:, :, 1:], seen[:, :, 1:], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(moved[:, :, 0], seen[:, :, 0])
+
+
+def test_phase_generator_follows_its_clock():
+    """seq-phase: the per-step input is a function of the phase, so a clip generated with the frequency
+    and phase fixed repeats itself one period later (here a period of 8 steps)."""
+    from gankit.sequence.nets import PhaseGenerator
+
+    torch.manual_seed(0)
+    G = PhaseGenerator(4, (40, 3), 8, kernel=1)
+    with torch.no_grad():
+        G.code[-1].weight[:2].zero_()
+        G.code[-1].bias[:2] = torch.tensor([0.0, 0.1])  # w = base (sigmoid(0) = 1/2 of 2 base), p0 = 0.1 pi
+        G.body[0].weight[:, 2 * G.HARMONICS: 2 * G.HARMONICS + 2].zero_()  # mute the slow clock
+    G.base = 2 * math.pi / 8
+    x = G(torch.randn(3, 4))  # (3, 40, 3)
+    assert_close(x[:, 8:], x[:, :-8], rtol=0, atol=1e-5)
+    assert not torch.allclose(x[:, 0], x[:, 4], atol=1e-3)  # ... and is not constant
+
+
+def test_rotation_pose_is_the_datas_forward_kinematics():
+    """pose="rotations": positions are sk.forward_kinematics of the local rotations ROTATION * out, so
+    bones keep their lengths and the bones hanging from one joint keep their angles (the hips stay
+    0.18 m apart), which independent bone directions do not."""
+    from gankit.sequence.nets import ROTATION, axis_angle
+
+    torch.manual_seed(0)
+    info = sk.skeleton_info()
+    mid, half = np.zeros(51), np.ones(51)
+    body, _ = NETS.get("seq-phase")(NetConfig(name="seq-phase", z_dim=8, g_width=8, d_width=8), (6, 51), 0)
+    with torch.no_grad():  # large outputs: bent, twisted poses far from the rest pose
+        body.body[-1].weight.mul_(20)
+    raw = body(torch.randn(3, 8)).detach().view(3, 6, 17, 3).double()
+    head = SkeletonHead(body, info, mid, half, root="planted", pose="rotations").double()
+    want = sk.forward_kinematics(axis_angle(ROTATION * raw).numpy())  # (3, 6, J, 3), root at 0
+    assert_close(head._kinematics(raw), torch.tensor(want), rtol=0, atol=1e-6)  # (float32 offsets)
+    hips = [sk.NAMES.index("l_hip"), sk.NAMES.index("r_hip")]
+    width = np.linalg.norm(np.diff(want[:, :, hips], axis=2), axis=-1)
+    assert np.abs(width - 0.18).max() < 1e-6
+    directions = SkeletonHead(body, info, mid, half, root="planted", pose="directions").double()
+    p = directions(torch.randn(3, 8, dtype=torch.float64)).detach().view(3, 6, 17, 3).numpy()
+    assert np.abs(np.linalg.norm(np.diff(p[:, :, hips], axis=2), axis=-1) - 0.18).max() > 0.01
+    x = head(torch.randn(4, 8, dtype=torch.float64)).detach().numpy()
+    assert bone_lengths_ok(x, info)
+    assert_close(axis_angle(torch.zeros(2, 3)), torch.eye(3).expand(2, 3, 3))
+    r = torch.tensor([0.0, 0.0, math.pi / 2])  # a quarter turn about z takes x to y
+    assert_close(axis_angle(r) @ torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="pose must be one of"):
+        SkeletonHead(body, info, mid, half, pose="quaternions")
+
+
+def bone_lengths_ok(x, info) -> bool:
+    from gankit.sequence.metrics import bone_metrics
+
+    return bone_metrics(x, info)["bone_error"] < 1e-5

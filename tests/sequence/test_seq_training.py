@@ -126,6 +126,32 @@ def test_skeleton_head_can_be_switched_off(tmp_path):
     assert bone_metrics(units, g.objective.skeleton)["bone_error"] > 0.05  # free positions: nothing holds bones
 
 
+def test_planted_rotations_and_skeleton_view_through_training(tmp_path):
+    """The motion preset's skeleton options survive a run and a reload: the rebuilt G keeps exact bones
+    and its feet on the ground, and D sits behind the skeleton view."""
+    from gankit.sequence import skeleton as sk
+    from gankit.sequence.metrics import bone_metrics
+    from gankit.sequence.nets import SkeletonHead, SkeletonView
+
+    cfg = seq_config(**{"data.spec": "motion:test", "net.name": "seq-phase", "net.conditional": True,
+                        "sequence.root": "planted", "sequence.pose": "rotations", "sequence.skeleton_view": True,
+                        "train.steps": 2, "data.window": 12})
+    s = Trainer(cfg, tmp_path).run()
+    assert finite(s)
+    g = Generator.load(tmp_path, device="cpu")
+    obj = g.objective
+    assert isinstance(obj.nets["D"], SkeletonView)
+    head = obj.nets["G"]
+    assert isinstance(head, SkeletonHead) and (head.root, head.pose) == ("planted", "rotations")
+    units, _, _ = obj.sample_sequences(g, 8, labels=torch.arange(8) % 4)
+    assert bone_metrics(units, obj.skeleton)["bone_error"] < 1e-5
+    feet = units.reshape(8, 12, 17, 3)[:, :, list(sk.FEET), 1]
+    assert feet.min() > sk.FOOT_HEIGHT - 1e-4
+    for key, bad in (("sequence.root", "floating"), ("sequence.pose", "quaternions")):
+        with pytest.raises(GankitError, match=key):
+            Trainer(seq_config(**{"data.spec": "motion:test", key: bad}), tmp_path / "bad")
+
+
 def test_image_data_still_trains_with_the_sequence_objective(tmp_path):
     """The objective accepts any data (images are rows of pixels), as the engine's shared tests expect."""
     cfg = build_config(None, {"train.objective": "sequence", "data.spec": "fake", "data.image_size": 16,

@@ -1,4 +1,5 @@
-"""Sequence nets: recurrent (GRU/LSTM) and temporal-convolution G and D, plus the skeleton output head.
+"""Sequence nets: recurrent (GRU/LSTM), temporal-convolution and phase-clock G and D, plus the skeleton
+output head (and the skeleton view in front of D).
 
 They follow the registry contract: G(z (N, z_dim), y=None) -> (N, *shape); D(x, y=None,
 return_features=False) -> logits (N,) [, features (N, F)]. A sequence example has shape (T, F);
@@ -7,7 +8,9 @@ step of D features, (C, H, W) images as H rows of C * W values (row-by-row, as i
 
 G draws one latent per sequence and unrolls it over time: z sets the initial state and, with a
 learned per-step embedding, the input of every step. The data sets here vary globally (frequency and
-phase; action, speed, stride, facing), which a global latent expresses directly.
+phase; action, speed, stride, facing), which a global latent expresses directly. The phase-clock G
+(seq-phase) goes further for cyclic data: z sets a frequency and a start phase, and every step is a
+function of its phase.
 """
 from __future__ import annotations
 
@@ -219,6 +222,56 @@ class TCNDiscriminator(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------
+# phase clock
+
+
+class PhaseGenerator(nn.Module):
+    """A generator of (quasi-)periodic sequences: z sets each clip's frequency, start phase and a code
+    c; every step t sees its phase p_t = p_0 + w t through sin/cos of its first HARMONICS multiples,
+    a slow clock (sin/cos of pi t / T: drifts within a clip) and c; kernel-`k` convolutions over time
+    map these to the step's features. Cyclic actions (gait, waving, sines) are functions of a phase
+    that advances at a clip's own rate, which a recurrent or upsampling G has to learn to count.
+
+    z -> (w, p_0, c); per step u_t = [sin(k p_t), cos(k p_t) for k = 1..H, sin/cos(pi t / T), c]
+    (N, 2H + 2 + W, T) -> conv (width W) -> conv -> conv to F -> tanh.
+    """
+
+    HARMONICS = 3
+
+    def __init__(self, z_dim: int, shape: tuple, width: int, norm: str = "none", num_classes: int = 0,
+                 base: float = 0.4, kernel: int = 5):
+        super().__init__()
+        self.z_dim, self.shape, self.num_classes = z_dim, tuple(shape), num_classes
+        self.T, self.F = seq_dims(shape)
+        self.embed = nn.Embedding(num_classes, EMBED) if num_classes else None
+        in_dim = z_dim + (EMBED if num_classes else 0)
+        self.code = nn.Sequential(nn.Linear(in_dim, 2 * width), nn.ReLU(), nn.Linear(2 * width, width + 2))
+        self.base = base  # radians per step of a fresh G (0.4: ~1 Hz cycles at 15 fps)
+        H, pad = self.HARMONICS, kernel // 2
+        self.body = nn.Sequential(
+            nn.Conv1d(2 * H + 2 + width, width, kernel, padding=pad), norm_ch(norm, width), nn.ReLU(),
+            nn.Conv1d(width, width, kernel, padding=pad), norm_ch(norm, width), nn.ReLU(),
+            nn.Conv1d(width, self.F, kernel, padding=pad))
+        self.act = nn.Tanh() if _bounded(shape) else nn.Identity()
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        check_labels(self, y)
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], 1)
+        h = self.code(z)  # (N, 2 + W)
+        w = self.base * 2 * torch.sigmoid(h[:, :1])  # (N, 1) radians per step, in (0, 2 base)
+        p0 = math.pi * h[:, 1:2]  # (N, 1)
+        t = torch.arange(self.T, device=z.device, dtype=z.dtype)  # (T,)
+        phase = p0 + w * t  # (N, T)
+        k = torch.arange(1, self.HARMONICS + 1, device=z.device, dtype=z.dtype)
+        kp = phase[:, None, :] * k[None, :, None]  # (N, H, T)
+        slow = (math.pi * t / self.T).expand(z.shape[0], 1, -1)  # (N, 1, T)
+        u = torch.cat([kp.sin(), kp.cos(), slow.sin(), slow.cos(), h[:, 2:, None].expand(-1, -1, self.T)], 1)
+        s = self.body(u).transpose(1, 2)  # (N, T, F)
+        return from_seq(self.act(s), self.shape)
+
+
+# ----------------------------------------------------------------------------------------------
 # registry entries
 
 
@@ -255,32 +308,114 @@ def build_tcn(cfg, shape: tuple, num_classes: int = 0):
     return G, _finish_d(cfg, D)
 
 
+@NETS.register("seq-phase", help="phase-clock G (z -> frequency, phase, code; per-step harmonics -> convs) "
+                                 "and the seq-tcn D, for cyclic sequences (motion, sines)", sizes=None, sequence=True)
+def build_phase(cfg, shape: tuple, num_classes: int = 0):
+    k = num_classes if cfg.conditional else 0
+    G = PhaseGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_norm, k)
+    D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
+    return G, _finish_d(cfg, D)
+
+
 # ----------------------------------------------------------------------------------------------
 # skeleton head
+
+
+ROOTS = ("free", "planted")
+POSES = ("directions", "rotations")
+ROTATION = math.pi  # radians per unit of G's output: a local rotation's axis-angle vector is ROTATION * out
+LIFT = 0.5  # metres: the largest height the planted root's lift reaches (a jump's flight)
+
+
+def _turn(v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, up: int) -> torch.Tensor:
+    """Rotate vectors v (N, ..., 3) about the `up` axis by each clip's yaw (cos, sin: (N,))."""
+    a, b = [i for i in range(3) if i != up]  # the ground plane's axes (x, z for y up)
+    shape = (-1,) + (1,) * (v.dim() - 2)
+    cos, sin = cos.view(shape), sin.view(shape)
+    out = v.clone()
+    out[..., a] = cos * v[..., a] + sin * v[..., b]
+    out[..., b] = -sin * v[..., a] + cos * v[..., b]
+    return out
+
+
+def plant(rel: torch.Tensor, lift: torch.Tensor, feet, foot_height: float, up: int) -> torch.Tensor:
+    """Root-relative poses (N, T, J, 3) and a lift (N, T) >= 0 -> world poses, by the rule the motion
+    data follow: the lower foot sits at `foot_height` (plus the lift), and while the lift is 0 the
+    root moves so that the lower (stance) foot does not slide; the first frame's root is at the
+    origin of the ground plane. Differentiable in the poses (the stance choice is piecewise constant)."""
+    flat = [i for i in range(3) if i != up]
+    f = rel[:, :, list(feet)]  # (N, T, 2, 3)
+    h = f[..., up]  # (N, T, 2)
+    root_up = foot_height - h.min(-1).values + lift  # (N, T)
+    stance = h[:, :-1].argmin(-1)  # (N, T - 1): the foot that carries the body from t to t + 1
+    g = f[..., flat]  # (N, T, 2, 2) feet on the ground plane
+    idx = stance[:, :, None, None].expand(-1, -1, 1, 2)
+    step = (g[:, 1:].gather(2, idx) - g[:, :-1].gather(2, idx)).squeeze(2)  # (N, T - 1, 2)
+    step = step * (lift[:, :-1] <= 0).to(step.dtype)[..., None]  # in the air the root keeps its place
+    root_flat = torch.cat([torch.zeros_like(step[:, :1]), -step.cumsum(1)], 1)  # (N, T, 2)
+    root = torch.zeros_like(rel[:, :, 0])  # (N, T, 3)
+    root = root.index_copy(2, torch.tensor(flat, device=rel.device), root_flat)
+    root = root.index_copy(2, torch.tensor([up], device=rel.device), root_up[..., None])
+    return rel + root[:, :, None]
+
+
+def axis_angle(r: torch.Tensor) -> torch.Tensor:
+    """Axis-angle vectors (..., 3) -> rotation matrices (..., 3, 3) (Rodrigues: I + a K + b K^2, with K
+    the cross-product matrix of r, a = sin t / t, b = (1 - cos t) / t^2, t = |r|; series near 0)."""
+    t2 = (r * r).sum(-1)[..., None, None]  # (..., 1, 1)
+    t = (t2 + 1e-12).sqrt()
+    small = t2 < 1e-6
+    a = torch.where(small, 1 - t2 / 6, torch.sin(t) / t)
+    b = torch.where(small, 0.5 - t2 / 24, (1 - torch.cos(t)) / t2.clamp_min(1e-12))
+    x, y, z = r.unbind(-1)
+    o = torch.zeros_like(x)
+    K = torch.stack([torch.stack([o, -z, y], -1), torch.stack([z, o, -x], -1), torch.stack([-y, x, o], -1)], -2)
+    return torch.eye(3, dtype=r.dtype, device=r.device) + a * K + b * (K @ K)
 
 
 class SkeletonHead(nn.Module):
     """Wraps a sequence G so its output is a skeleton with the data's exact bone lengths.
 
-    The body's (N, T, J * 3) output is read per frame as the root position and one direction per
-    bone, both in the body's own frame (facing +z); a linear map of z gives each clip a facing yaw
-    (a unit vector), which turns that frame into the world. Positions follow down the tree,
+    The body's (N, T, J * 3) output is read per frame as the root and one direction per bone, both
+    in the body's own frame (facing +z); a linear map of z gives each clip a facing yaw (a unit
+    vector), which turns that frame into the world. Positions follow down the tree,
     p_j = p_parent + L_j * R_yaw unit(3 d_j + rest_j), in metres, and are normalised back to the
     data's scale for D. Facing is a symmetry of motion data, so this way G learns one canonical
     walk, not one per direction. The rest direction keeps a fresh G near the rest pose (a
     zero-length direction has no gradient); the factor 3 lets tanh outputs reach every direction.
+
+    pose="rotations" reads each joint's three outputs as its local rotation instead (axis-angle,
+    ROTATION * out, identity at 0) and poses the skeleton by forward kinematics, as the data are
+    made: R_j = R_parent L_j, p_j = p_parent + R_parent offset_j. Bones hanging from one joint
+    (the hips from the pelvis; neck and shoulders from the chest) then move as one rigid piece, which
+    independent directions only approximate. The end joints (no children) have no rotation to give:
+    the first one's outputs serve as the root's.
+
+    root="free": the root's three outputs are its position (in the data's normalised units).
+    root="planted": the root follows the feet, as in the data (see `plant`): only its up output is
+    used, as a lift LIFT * relu(.) above the ground (exactly 0 unless the clip leaves the ground), and
+    the ground-plane root moves so that the stance foot stays put. Feet then neither slide, sink
+    nor float, and the root's path (metres over a clip, the largest values of the data) is not a
+    separate guess of G but the sum of its steps.
     """
 
-    def __init__(self, body: nn.Module, skeleton: dict, mid, half):
+    def __init__(self, body: nn.Module, skeleton: dict, mid, half, root: str = "free", pose: str = "directions"):
         super().__init__()
-        self.body = body
+        if root not in ROOTS:
+            raise ValueError(f"skeleton head: root must be one of {ROOTS}, not {root!r}")
+        if pose not in POSES:
+            raise ValueError(f"skeleton head: pose must be one of {POSES}, not {pose!r}")
+        self.body, self.root, self.pose = body, root, pose
         self.z_dim, self.num_classes, self.shape = body.z_dim, body.num_classes, body.shape
         self.parents = list(skeleton["parents"])
+        self.feet, self.foot_height = tuple(skeleton["feet"]), float(skeleton.get("foot_height", 0.0))
         offsets = torch.tensor(skeleton["offsets"], dtype=torch.float32)  # (J, 3)
         J = len(self.parents)
         if tuple(self.shape) != (self.shape[0], J * 3):
             raise ValueError(f"skeleton head: G makes {self.shape}, not (T, {J * 3}) for {J} joints")
         self.up = int(skeleton.get("up", 1))
+        self.leaf = min(set(range(J)) - set(self.parents))  # rotations: the end joint whose outputs place the root
+        self.register_buffer("offsets", offsets, persistent=False)
         self.facing = nn.Linear(body.z_dim, 2)  # z -> (cos, sin) of the clip's yaw about the up axis
         lengths = offsets.norm(dim=1)
         self.register_buffer("lengths", lengths, persistent=False)  # (J,)
@@ -290,14 +425,7 @@ class SkeletonHead(nn.Module):
         self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(J, 3), persistent=False)
 
     def _turn(self, v: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        """Rotate vectors v (N, ..., 3) about the up axis by each clip's yaw (cos, sin: (N,))."""
-        a, b = [i for i in range(3) if i != self.up]  # the ground plane's axes (x, z for y up)
-        shape = (-1,) + (1,) * (v.dim() - 2)
-        cos, sin = cos.view(shape), sin.view(shape)
-        out = v.clone()
-        out[..., a] = cos * v[..., a] + sin * v[..., b]
-        out[..., b] = -sin * v[..., a] + cos * v[..., b]
-        return out
+        return _turn(v, cos, sin, self.up)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         raw = self.body(z, y)  # (N, T, J * 3) in [-1, 1]
@@ -305,11 +433,52 @@ class SkeletonHead(nn.Module):
         raw = raw.view(n, T, -1, 3)
         f = self.facing(z)
         f = f / f.norm(dim=1, keepdim=True).clamp_min(1e-6)  # (N, 2) unit vector
-        root = self._turn(raw[:, :, 0] * self.scale[0] + self.centre[0], f[:, 0], f[:, 1])  # (N, T, 3) metres
-        d = 3.0 * raw + self.rest  # (N, T, J, 3) body frame
-        unit = self._turn(d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6), f[:, 0], f[:, 1])
-        pos = [root]
-        for j in range(1, len(self.parents)):
-            pos.append(pos[self.parents[j]] + self.lengths[j] * unit[:, :, j])
-        p = torch.stack(pos, 2)  # (N, T, J, 3) metres
+        if self.pose == "rotations":
+            p, root_out = self._kinematics(raw), raw[:, :, self.leaf]  # (N, T, J, 3) body frame, (N, T, 3)
+        else:
+            d = 3.0 * raw + self.rest  # (N, T, J, 3) body frame
+            unit = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            pos = [torch.zeros_like(raw[:, :, 0])]
+            for j in range(1, len(self.parents)):
+                pos.append(pos[self.parents[j]] + self.lengths[j] * unit[:, :, j])
+            p, root_out = torch.stack(pos, 2), raw[:, :, 0]
+        p = self._turn(p, f[:, 0], f[:, 1])  # (N, T, J, 3) metres relative to the root, in the world
+        if self.root == "planted":
+            p = plant(p, LIFT * torch.relu(root_out[..., self.up]), self.feet, self.foot_height, self.up)
+        else:
+            p = p + self._turn(root_out * self.scale[0] + self.centre[0], f[:, 0], f[:, 1])[:, :, None]
         return ((p - self.centre) / self.scale).reshape(n, T, -1)
+
+    def _kinematics(self, raw: torch.Tensor) -> torch.Tensor:
+        """Local rotations ROTATION * raw (N, T, J, 3) -> joint positions (N, T, J, 3) with the root at 0."""
+        local = axis_angle(ROTATION * raw)  # (N, T, J, 3, 3)
+        glob = [local[:, :, 0]] + [None] * (len(self.parents) - 1)
+        pos = [torch.zeros_like(raw[:, :, 0])]
+        for j in range(1, len(self.parents)):
+            R = glob[self.parents[j]]
+            pos.append(pos[self.parents[j]] + R @ self.offsets[j])
+            glob[j] = R @ local[:, :, j]
+        return torch.stack(pos, 2)
+
+
+class SkeletonView(nn.Module):
+    """Wraps a sequence D so it sees a skeleton clip as the root's path (the data's normalised units)
+    and every other joint relative to the root, in metres x `gain`: the same information, but the
+    pose is no longer a small difference of large numbers. (Normalised per feature over the data,
+    ground-plane coordinates span the metres a clip travels, and a pose's details are a few
+    hundredths of that range.) The shape stays (T, J * 3), so any sequence D fits behind it."""
+
+    def __init__(self, body: nn.Module, mid, half, gain: float = 2.0):
+        super().__init__()
+        self.body, self.gain = body, float(gain)
+        self.shape, self.num_classes = body.shape, body.num_classes
+        self.register_buffer("centre", torch.tensor(mid, dtype=torch.float32).view(-1, 3), persistent=False)
+        self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(-1, 3), persistent=False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_features: bool = False):
+        n, T = x.shape[:2]
+        xn = x.reshape(n, T, -1, 3)  # (N, T, J, 3) normalised
+        p = xn * self.scale + self.centre  # metres
+        rel = self.gain * (p[:, :, 1:] - p[:, :, :1])  # (N, T, J - 1, 3)
+        v = torch.cat([xn[:, :, :1], rel], 2).reshape(n, T, -1)
+        return self.body(v, y, return_features=return_features)

@@ -2,8 +2,10 @@
 
 On top of the classic family (any loss, regulariser, label conditioning, feature matching) it adds
 - a moment-matching term in G's loss (TimeGAN's V1 + V2: |mean| and |std| gaps per step and feature),
-- the skeleton head for motion data: G emits a root position and bone directions, positions follow by
-  forward kinematics with the data's bone lengths, so every generated frame has exact bone lengths,
+- the skeleton head for motion data: G emits a root position and bone directions (or local joint
+  rotations), positions follow by forward kinematics with the data's bone lengths, so every generated
+  frame has exact bone lengths; optionally the root is planted (it follows the stance foot, as the
+  data's root does) and D sees the pose relative to the root (`sequence.skeleton_view`),
 - sample pictures and `gankit sample` output for sequences: stick-figure filmstrips and GIFs for
   motion, line plots next to real ones for series, and the raw arrays in data units (.npz).
 """
@@ -33,6 +35,9 @@ DEFAULT_NET = "seq-gru"
 class SequenceConfig:
     moment_weight: float = 0.0  # G loss += w * (|mean gap| + |std gap|) over steps and features (TimeGAN)
     skeleton_head: bool = True  # motion data: G emits root + bone directions, so bone lengths are exact
+    pose: str = "directions"  # skeleton head: G emits bone "directions" or local joint "rotations" (then FK)
+    root: str = "free"  # skeleton head: "free" (G places the root) or "planted" (the root follows the stance foot)
+    skeleton_view: bool = False  # motion data: D sees the root's path and the pose relative to the root (metres)
 
 
 def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -64,6 +69,10 @@ class SequenceObjective(GanObjective):
         sec = cfg.sequence
         if sec.moment_weight < 0:
             raise GankitError(f"sequence.moment_weight must be >= 0, got {sec.moment_weight}")
+        if sec.pose not in seqnets.POSES:
+            raise GankitError(f"sequence.pose must be one of {', '.join(seqnets.POSES)}, got {sec.pose!r}")
+        if sec.root not in seqnets.ROOTS:
+            raise GankitError(f"sequence.root must be one of {', '.join(seqnets.ROOTS)}, got {sec.root!r}")
         super().__init__(cfg, info)
         self.moment_weight = float(sec.moment_weight)
         self.skeleton = info.extra.get("skeleton") if self.sequence else None
@@ -71,7 +80,13 @@ class SequenceObjective(GanObjective):
             body = self.nets["G"]
             if not hasattr(body, "shape"):
                 body.shape = tuple(info.shape)  # e.g. the MLP generator keeps its shape as out_shape
-            self.nets["G"] = seqnets.SkeletonHead(body, self.skeleton, info.extra["mid"], info.extra["half"])
+            self.nets["G"] = seqnets.SkeletonHead(body, self.skeleton, info.extra["mid"], info.extra["half"],
+                                                  sec.root, sec.pose)
+        if self.skeleton is not None and sec.skeleton_view:
+            D = self.nets["D"]
+            if not hasattr(D, "shape"):
+                D.shape, D.num_classes = tuple(info.shape), info.num_classes
+            self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"])
 
     # ------------------------------------------------------------------------------------------
     # training
