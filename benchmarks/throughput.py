@@ -150,6 +150,7 @@ def main():
                                                                      device))]
     modes = {"fp32": {"amp": "none", "channels_last": "off"}, "bf16": {"amp": "bf16", "channels_last": "off"},
              "nhwc": {"amp": "none", "channels_last": "on"}, "bf16+nhwc": {"amp": "bf16", "channels_last": "on"},
+             "nhwc+compile": {"amp": "none", "channels_last": "on", "compile": True},
              "bf16+nhwc+compile": {"amp": "bf16", "channels_last": "on", "compile": True}}
     for m in args.modes.split(","):
         rows.append((f"gankit {m}", args.batch, gankit_loop(images, args.batch, args.iters, args.warmup, device,
