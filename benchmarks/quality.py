@@ -58,7 +58,7 @@ def evaluate(args) -> None:
     from gankit.metrics.distances import fid_from_features
     from gankit.metrics.extractors import InceptionExtractor
     from gankit.model import Generator
-    from gankit.training.checkpoint import list_checkpoints, load_checkpoint
+    from gankit.training.checkpoint import list_checkpoints
 
     torch.set_num_threads(args.threads)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -68,8 +68,8 @@ def evaluate(args) -> None:
     test = features(f"test-{args.n}", real_images("fashion-mnist:test", args.n), ext, work, log)
     rows = []
     for step, path in list_checkpoints(run):
-        _, meta = load_checkpoint(path)
         g = Generator.load(path, device=device)
+        meta = g.meta  # the checkpoint's header: step, images seen, training seconds
         if g.cfg.data.spec.split(":")[0] != "fashion-mnist":
             sys.exit(f"{run} was trained on {g.cfg.data.spec}; this benchmark scores fashion-mnist runs")
         t = time.perf_counter()

@@ -315,8 +315,9 @@ def build_config(preset: str | None = None, flags: dict | None = None,
     pairs = parse_overrides(overrides or [])
     pdict = load_preset(preset) if preset else {}
 
-    def probe(*layers: tuple[dict, str]) -> RunConfig:
-        c = RunConfig()
+    def layered(*layers: tuple[dict, str]) -> RunConfig:
+        """RunConfig from defaults, then `layers` (dict, source name), then the preset, flags and settings."""
+        c = RunConfig(preset=preset)
         for layer, source in layers:
             apply_nested(c, layer, source=source)
         apply_nested(c, pdict, source=f"preset {preset}")
@@ -326,19 +327,11 @@ def build_config(preset: str | None = None, flags: dict | None = None,
 
     # Which objective and loss will this run use? Their defaults go in first (the objective's, e.g.
     # pix2pix's U-Net, may name the loss), so the preset, flags and settings can override them.
-    objective = probe().train.objective
+    objective = layered().train.objective
     odefs = OBJECTIVES.entry(objective).meta.get("defaults", {}) if objective in OBJECTIVES else {}
-    oname = (odefs, f"objective {objective} defaults")
-    loss = probe(oname).loss.name
-
-    cfg = RunConfig(preset=preset)
-    apply_nested(cfg, loss_defaults(loss), source=f"loss {loss} defaults")
-    apply_nested(cfg, odefs, source=oname[1])
-    apply_nested(cfg, pdict, source=f"preset {preset}")
-    for k, v in flags.items():
-        set_value(cfg, k, v)
-    for k, v in pairs:
-        set_value(cfg, k, v)
+    ob_layer = (odefs, f"objective {objective} defaults")
+    loss = layered(ob_layer).loss.name
+    cfg = layered((loss_defaults(loss), f"loss {loss} defaults"), ob_layer)
     validate(cfg)
     return cfg
 
