@@ -184,8 +184,11 @@ def test_checkpoint_samples_like_the_trained_net(tmp_path, objective):
 
 
 def test_text_init_starts_from_another_run(tmp_path):
-    Trainer(text_config("mle", **{"train.steps": 3}), tmp_path / "pre").run()
+    """text.init: G starts as the generator the other run samples with (its EMA when it kept one)."""
+    Trainer(text_config("mle", **{"train.steps": 3, "train.ema": 0.5}), tmp_path / "pre").run()
     pre = Generator.load(tmp_path / "pre", device="cpu").net
+    raw = Generator.load(tmp_path / "pre", device="cpu", ema=False).net
+    assert not all(torch.equal(a, b) for a, b in zip(pre.parameters(), raw.parameters()))
     cfg = text_config("seqgan", **{"train.steps": 1, "text.pretrain_d": 1, "text.init": str(tmp_path / "pre")})
     t = Trainer(cfg, tmp_path / "gan")
     t.run()  # one D step: G is untouched, so it must equal the pre-trained G
@@ -196,6 +199,21 @@ def test_text_init_starts_from_another_run(tmp_path):
 
     shutil.rmtree(tmp_path / "pre")
     Generator.load(tmp_path / "gan", device="cpu")
+
+
+def test_generator_dropout_acts_in_training_only(tmp_path):
+    """text.dropout: teacher-forced scores vary between two training-mode passes, not in eval mode;
+    the objective samples in eval mode (a pure function of the seed) and leaves G in its mode."""
+    t = Trainer(text_config("mle", **{"text.dropout": 0.5}), tmp_path)
+    G = t.objective.nets["G"]
+    x = t.objective.sample_ids(G, 4, seed=0)
+    G.train()
+    assert not torch.equal(G.token_log_probs(x), G.token_log_probs(x))
+    assert torch.equal(t.objective.sample_ids(G, 6, seed=1), t.objective.sample_ids(G, 6, seed=1)) and G.training
+    G.eval()
+    assert torch.equal(G.token_log_probs(x), G.token_log_probs(x))
+    plain = Trainer(text_config("mle"), tmp_path / "plain").objective.nets["G"]
+    assert isinstance(plain.drop, nn.Identity)  # no dropout: no random draws in training mode either
 
 
 def test_text_init_from_other_data_is_a_clear_error(tmp_path):
@@ -219,6 +237,7 @@ def test_image_data_is_a_clear_error(tmp_path, objective):
     ({"text.d_net": "gru"}, "text.d_net='gru'"), ({"text.hidden": 0}, "text.hidden"),
     ({"text.temperature": 0.0}, "positive"), ({"seqgan.rollouts": 0}, "rollouts"),
     ({"seqgan.rollout_update": 1.0}, "rollout_update"), ({"text.pretrain_g": -1}, "pretrain_g"),
+    ({"text.dropout": 1.0}, "text.dropout"),
 ])
 def test_bad_settings_are_clear_errors(tmp_path, settings, match):
     with pytest.raises(GankitError, match=match):

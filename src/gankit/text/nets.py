@@ -26,14 +26,18 @@ def sample_logits(logits: torch.Tensor, generator: torch.Generator | None = None
 class LSTMGenerator(nn.Module):
     """An LSTM language model over a fixed length L. p(x) = prod_t p(x_t | x_<t); the first input is a
     learned start vector. With `eos` set, everything after the first <eos> is forced to <pad>
-    (sampling) and left out of the likelihood (scoring)."""
+    (sampling) and left out of the likelihood (scoring). `dropout` drops input embeddings and LSTM
+    outputs while training (Zaremba et al. 2014's recipe against memorising a small corpus); sampling
+    runs in eval mode, without it."""
 
-    def __init__(self, vocab: int, length: int, emb: int = 32, hidden: int = 32, eos: int | None = None):
+    def __init__(self, vocab: int, length: int, emb: int = 32, hidden: int = 32, eos: int | None = None,
+                 dropout: float = 0.0):
         super().__init__()
         self.vocab, self.length, self.eos = vocab, length, eos
         self.embed = nn.Embedding(vocab, emb)
         self.start = nn.Parameter(torch.randn(emb) * 0.1)
         self.lstm = nn.LSTM(emb, hidden, batch_first=True)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.out = nn.Linear(hidden, vocab)
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,8 +46,8 @@ class LSTMGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token logits (B, L, V) for the sequences x (B, L)."""
-        h, _ = self.lstm(self._inputs(x))
-        return self.out(h)
+        h, _ = self.lstm(self.drop(self._inputs(x)))
+        return self.out(self.drop(h))
 
     def token_log_probs(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x_t | x_<t) for every position (B, L)."""
@@ -52,8 +56,8 @@ class LSTMGenerator(nn.Module):
 
     def step(self, inp: torch.Tensor, state=None):
         """One step: inputs (B, E) -> (logits (B, V), state)."""
-        h, state = self.lstm(inp.unsqueeze(1), state)
-        return self.out(h.squeeze(1)), state
+        h, state = self.lstm(self.drop(inp).unsqueeze(1), state)
+        return self.out(self.drop(h.squeeze(1))), state
 
     def start_input(self, n: int) -> torch.Tensor:
         return self.start.expand(n, -1)
@@ -124,7 +128,7 @@ class CNNDiscriminator(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(emb, n, k) for k, n in filters)
         width = sum(n for _, n in filters)
         self.gate, self.transform = nn.Linear(width, width), nn.Linear(width, width)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(width, 1)
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
@@ -144,7 +148,7 @@ class LSTMDiscriminator(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, emb)
         self.lstm = nn.LSTM(emb, hidden, batch_first=True)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(2 * hidden, 1)
 
     def forward(self, x: torch.Tensor, return_features: bool = False):

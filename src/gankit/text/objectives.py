@@ -35,6 +35,7 @@ from .tokenizer import IdTokenizer, Tokenizer, sequence_mask
 class TextConfig:
     emb: int = 32  # G's token embedding size
     hidden: int = 32  # G's LSTM units
+    dropout: float = 0.0  # G's dropout on input embeddings and LSTM outputs while training (MLE and PG)
     d_net: str = "cnn"  # cnn (SeqGAN's highway CNN) | lstm
     d_emb: int = 64  # D's token embedding size
     d_scale: float = 1.0  # CNN D: the paper's filter counts (1,720 in all) times this
@@ -105,11 +106,12 @@ class TextObjective(Objective):
                 raise GankitError(f"text.{key} must be 0 or more steps, got {getattr(t, key)}")
         if t.temperature <= 0 or t.mle_lr <= 0 or t.d_scale <= 0:
             raise GankitError("text.temperature, text.mle_lr and text.d_scale must be positive")
-        if not 0.0 <= t.d_dropout < 1.0:
-            raise GankitError(f"text.d_dropout must be in [0, 1), got {t.d_dropout}")
+        for key in ("dropout", "d_dropout"):
+            if not 0.0 <= getattr(t, key) < 1.0:
+                raise GankitError(f"text.{key} must be in [0, 1), got {getattr(t, key)}")
         self.vocab, self.length, self.eos = meta["vocab_size"], meta["length"], meta.get("eos")
         self.tokenizer = tokenizer_of(info)
-        self.nets["G"] = LSTMGenerator(self.vocab, self.length, t.emb, t.hidden, self.eos)
+        self.nets["G"] = LSTMGenerator(self.vocab, self.length, t.emb, t.hidden, self.eos, t.dropout)
         if self.has_d:
             if t.d_net not in D_NETS:
                 raise GankitError(f"text.d_net={t.d_net!r} is not a text discriminator; choose one of: "
@@ -212,6 +214,8 @@ class TextObjective(Objective):
         loaded = []
         for name, net in self.nets.items():
             prefix = f"nets.{name}."
+            if name == meta.get("ema_net") and any(k.startswith("ema.") for k in tensors):
+                prefix = "ema."  # G starts as the generator that run samples with: its EMA when it kept one
             state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
             own = net.state_dict()
             if state and state.keys() == own.keys() and all(state[k].shape == own[k].shape for k in own):
