@@ -6,11 +6,13 @@ dropout 0.2) is pre-trained by MLE (2,500 steps, lr decaying over the second hal
 through its EMA; SeqGAN and the Gumbel-softmax GAN continue from that EMA generator. Each generator
 writes 2,000 words (seed 0) at several temperatures and is scored by: % of samples that are
 dictionary words (train + held out), % of those not in the training split (novel), % distinct
-samples, NLL of the held-out words, distinct-n. `mle-s1` repeats the MLE stage with seed 1.
+samples, NLL of the held-out words, distinct-n. `mle-s1` repeats the MLE stage with seed 1;
+`seqgan-baseline` subtracts the batch's mean reward (less variance than SeqGAN's plain REINFORCE).
 
     python benchmarks/text_words.py mle        # MLE (about 4 CPU minutes)
     python benchmarks/text_words.py mle-s1     # the same, train.seed=1
     python benchmarks/text_words.py seqgan     # 500 D steps, then ADV_STEPS SeqGAN steps
+    python benchmarks/text_words.py seqgan-baseline  # the same with seqgan.baseline=true
     python benchmarks/text_words.py gumbel     # ADV_STEPS Gumbel-softmax GAN steps (RSGAN)
     python benchmarks/text_words.py table      # measure, print and save the table
 
@@ -44,10 +46,12 @@ STAGES = {
     "seqgan": {"train.objective": "seqgan", "train.steps": D_PRE_STEPS + ADV_STEPS, "text.init": "{out}/mle",
                "text.pretrain_d": D_PRE_STEPS, "text.d_scale": 0.25, "seqgan.rollouts": 8, "optim.d_steps": 5,
                "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.9},
+    "seqgan-baseline": {},  # filled below: seqgan with the batch-mean reward baseline
     "gumbel": {"train.objective": "gumbel", "train.steps": ADV_STEPS, "text.init": "{out}/mle", "text.d_scale": 0.25,
                "optim.d_steps": 5, "optim.lr_g": 1e-4, "optim.lr_d": 1e-4, "optim.beta1": 0.9,
                "gumbel.beta_max": 100.0, "gumbel.anneal": "exp", "gumbel.relativistic": True},
 }
+STAGES["seqgan-baseline"] = {**STAGES["seqgan"], "seqgan.baseline": True}
 METRICS = ["words", "nll-test", "distinct"]
 
 
@@ -102,8 +106,9 @@ def main() -> None:
     load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
     doc = (f"# Text GANs on `words`\n\n- date: {time.strftime('%Y-%m-%d %H:%M')}\n- machine: {platform.machine()}, "
            f"2 CPU cores shared with other sessions, no GPU; 1 torch thread; torch {torch.__version__}; load average "
-           f"at the table (1/5/15 min): {load}\n- command: `python benchmarks/text_words.py mle|seqgan|gumbel` (each "
-           f"stage resumable), then `python {' '.join(sys.argv)}`\n- samples: {args.n:,} per row, seed 0; the "
+           f"at the table (1/5/15 min): {load}\n- command: `python benchmarks/text_words.py STAGE` for each of "
+           f"{', '.join(STAGES)} (each stage resumable), then `python {' '.join(sys.argv)}`\n- samples: {args.n:,} "
+           f"per row, seed 0; the "
            f"dictionary is every lowercase a-z word of /usr/share/dict/american-english (63,875), the training split "
            f"a quarter of them (by a hash of each word)\n\n{text}\n\nStage settings:\n\n```\n"
            + "\n".join(f"{k}: {json.dumps({**COMMON, **v})}" for k, v in STAGES.items()) + "\n```\n")
