@@ -128,9 +128,9 @@ def words_split(words: list[str], split: str) -> list[str]:
     """A fixed split by a hash of each word, stable whatever the list's order or version: a quarter
     for training, three quarters held out. (With half/half, a generator that spells English without
     copying its training words can make at most about half of its real words novel.)"""
-    train = split == "train"
     if split not in ("train", "test"):
         raise ValueError(f"words has the splits train and test, not {split!r}")
+    train = split == "train"
     return [w for w in words if (zlib.crc32(w.encode()) % WORDS_TRAIN_SHARE == 0) == train]
 
 
