@@ -40,18 +40,18 @@ COMMON = {"data.spec": "words", "train.batch_size": 64, "train.seed": 0, "train.
           "train.progress": False, "train.device": "cpu", "text.emb": 64, "text.hidden": 256, "text.dropout": 0.2}
 MLE = {"train.objective": "mle", "train.steps": MLE_STEPS, "text.mle_lr": 0.01, "optim.decay_start": 0.5,
        "train.ema": 0.999}
+SEQGAN = {"train.objective": "seqgan", "train.steps": D_PRE_STEPS + ADV_STEPS, "text.init": "{out}/mle",
+          "text.pretrain_d": D_PRE_STEPS, "text.d_scale": 0.25, "seqgan.rollouts": 8, "optim.d_steps": 5,
+          "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.9}
 STAGES = {
     "mle": MLE,
     "mle-s1": {**MLE, "train.seed": 1},
-    "seqgan": {"train.objective": "seqgan", "train.steps": D_PRE_STEPS + ADV_STEPS, "text.init": "{out}/mle",
-               "text.pretrain_d": D_PRE_STEPS, "text.d_scale": 0.25, "seqgan.rollouts": 8, "optim.d_steps": 5,
-               "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.9},
-    "seqgan-baseline": {},  # filled below: seqgan with the batch-mean reward baseline
+    "seqgan": SEQGAN,
+    "seqgan-baseline": {**SEQGAN, "seqgan.baseline": True},  # the batch's mean reward subtracted
     "gumbel": {"train.objective": "gumbel", "train.steps": ADV_STEPS, "text.init": "{out}/mle", "text.d_scale": 0.25,
                "optim.d_steps": 5, "optim.lr_g": 1e-4, "optim.lr_d": 1e-4, "optim.beta1": 0.9,
                "gumbel.beta_max": 100.0, "gumbel.anneal": "exp", "gumbel.relativistic": True},
 }
-STAGES["seqgan-baseline"] = {**STAGES["seqgan"], "seqgan.baseline": True}
 METRICS = ["words", "nll-test", "distinct"]
 
 
