@@ -1,7 +1,7 @@
 """What gives generated motion away? Ask the discriminative score's judge.
 
-Trains the post-hoc judge of the discriminative score (TimeGAN's GRU classifier, the same net and
-optimiser as gankit.sequence.metrics.discriminative_score) on real `motion` clips against a run's
+Trains the post-hoc judge of the discriminative score (TimeGAN's GRU classifier,
+gankit.sequence.metrics.fit_judge, as the score trains it) on real `motion` clips against a run's
 generated clips, then shows it clips changed one way at a time and reports the share it calls real,
 per action:
 
@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 
 def smooth(x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +41,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run")
     p.add_argument("--n", type=int, default=1000, help="real and generated clips to train the judge on")
-    p.add_argument("--iterations", type=int, default=1500, help="judge training steps (batch 64 + 64)")
+    p.add_argument("--iterations", type=int, default=1500, help="judge training steps (batches of 64 real + 64 generated)")
     p.add_argument("--record", action="store_true", help="append the table to benchmarks/results/sequence_judge.md")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -50,7 +49,7 @@ def main() -> None:
     from gankit.model import Generator
     from gankit.sequence import skeleton as sk
     from gankit.sequence.datasets import normalise
-    from gankit.sequence.metrics import _GRU, _hidden
+    from gankit.sequence.metrics import fit_judge
 
     g = Generator.load(args.run, device="cpu")
     obj = g.objective
@@ -64,17 +63,7 @@ def main() -> None:
     _, fake, _ = obj.sample_sequences(g, n, 0, torch.arange(n) % actions)
     fake = fake.float()
 
-    torch.manual_seed(0)
-    net = _GRU(real.shape[2], _hidden(real.shape[2], None), 1, per_step=False)
-    opt = torch.optim.Adam(net.parameters())
-    pick = torch.Generator().manual_seed(0)
-    target = torch.cat([torch.ones(64), torch.zeros(64)])
-    for _ in range(args.iterations):
-        x = torch.cat([real[torch.randint(n, (64,), generator=pick)], fake[torch.randint(n, (64,), generator=pick)]])
-        loss = nn.functional.binary_cross_entropy_with_logits(net(x).squeeze(1), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    net = fit_judge(real, fake, torch.Generator().manual_seed(0), iterations=args.iterations)
 
     def clips(noise: float) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = sk.make_motion(n, 99, noise=noise)

@@ -68,6 +68,26 @@ def _split(n: int, g: torch.Generator, frac: float = 0.8) -> tuple[torch.Tensor,
     return perm[:cut], perm[cut:]
 
 
+def fit_judge(real: torch.Tensor, fake: torch.Tensor, g: torch.Generator, seed: int = 0, hidden: int | None = None,
+              iterations: int = 2000, batch_size: int = 128) -> nn.Module:
+    """The discriminative score's judge: a GRU (weights from `seed`) trained by Adam to tell `real`
+    (logit > 0) from `fake`, each batch half real and half fake, drawn with `g`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = _GRU(real.shape[2], _hidden(real.shape[2], hidden), 1, per_step=False)
+    opt = torch.optim.Adam(net.parameters())
+    half = max(1, batch_size // 2)
+    target = torch.cat([torch.ones(half), torch.zeros(half)])
+    for _ in range(iterations):
+        xr = real[torch.randint(len(real), (half,), generator=g)]
+        xf = fake[torch.randint(len(fake), (half,), generator=g)]
+        loss = nn.functional.binary_cross_entropy_with_logits(net(torch.cat([xr, xf])).squeeze(1), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return net
+
+
 def discriminative_score(real, fake, hidden: int | None = None, iterations: int = 2000, batch_size: int = 128,
                          seed: int = 0) -> dict[str, float]:
     """TimeGAN's post-hoc discriminative score: |balanced test accuracy - 0.5| of a GRU classifier.
@@ -80,20 +100,7 @@ def discriminative_score(real, fake, hidden: int | None = None, iterations: int 
     g = torch.Generator().manual_seed(seed)
     r_tr, r_te = _split(len(real), g)
     f_tr, f_te = _split(len(fake), g)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = _GRU(real.shape[2], _hidden(real.shape[2], hidden), 1, per_step=False)
-    opt = torch.optim.Adam(net.parameters())
-    half = max(1, batch_size // 2)
-    for _ in range(iterations):
-        xr = real[r_tr[torch.randint(len(r_tr), (half,), generator=g)]]
-        xf = fake[f_tr[torch.randint(len(f_tr), (half,), generator=g)]]
-        logits = net(torch.cat([xr, xf])).squeeze(1)
-        target = torch.cat([torch.ones(half), torch.zeros(half)])
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    net = fit_judge(real[r_tr], fake[f_tr], g, seed, hidden, iterations, batch_size)
     with torch.no_grad():
         acc_real = (net(real[r_te]).squeeze(1) > 0).float().mean().item()
         acc_fake = (net(fake[f_te]).squeeze(1) <= 0).float().mean().item()
