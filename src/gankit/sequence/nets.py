@@ -475,10 +475,33 @@ class SkeletonView(nn.Module):
         self.register_buffer("centre", torch.tensor(mid, dtype=torch.float32).view(-1, 3), persistent=False)
         self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(-1, 3), persistent=False)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_features: bool = False):
+    def view(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised clips (N, T, J * 3) -> what the body sees: [root (normalised), gain * (joint - root) (m)]."""
         n, T = x.shape[:2]
         xn = x.reshape(n, T, -1, 3)  # (N, T, J, 3) normalised
         p = xn * self.scale + self.centre  # metres
         rel = self.gain * (p[:, :, 1:] - p[:, :, :1])  # (N, T, J - 1, 3)
-        v = torch.cat([xn[:, :, :1], rel], 2).reshape(n, T, -1)
-        return self.body(v, y, return_features=return_features)
+        return torch.cat([xn[:, :, :1], rel], 2).reshape(n, T, -1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_features: bool = False):
+        return self.body(self.view(x), y, return_features=return_features)
+
+
+class SequenceEncoder(nn.Module):
+    """E(x) -> the mean and log-variance (N, z_dim) each of a Gaussian posterior over G's latent: the
+    seq-tcn D's dilated convolutions, pooled over time (mean and max), then a linear map. Used by the
+    sequence objective's reconstruction term (`sequence.recon_weight`, VAE-GAN): G must rebuild every
+    real clip from E's code, so no part of the data (a stride, a speed) can be dropped by G."""
+
+    def __init__(self, z_dim: int, shape: tuple, width: int, layers: int):
+        super().__init__()
+        self.z_dim, self.shape, self.num_classes = z_dim, tuple(shape), 0
+        self.body = TCNDiscriminator(shape, width, layers)
+        self.out = nn.Linear(2 * width, 2 * z_dim)
+        nn.init.zeros_(self.out.weight)  # a fresh E says N(0, I) for every clip: G starts from the prior
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, f = self.body(x, return_features=True)  # (N, 2W)
+        mu, logvar = self.out(f).chunk(2, dim=1)  # (N, z_dim) each
+        return mu, logvar.clamp(-12.0, 4.0)

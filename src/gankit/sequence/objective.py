@@ -38,6 +38,9 @@ class SequenceConfig:
     pose: str = "directions"  # skeleton head: G emits bone "directions" or local joint "rotations" (then FK)
     root: str = "free"  # skeleton head: "free" (G places the root) or "planted" (the root follows the stance foot)
     skeleton_view: bool = False  # motion data: D sees the root's path and the pose relative to the root (metres)
+    clip_moment_weight: float = 0.0  # G loss += w * gaps of per-clip statistics' batch mean and std, per class
+    recon_weight: float = 0.0  # > 0: an encoder E and G's loss += w * |G(E(x)) - x|^2 (VAE-GAN, Larsen 2016)
+    kl_weight: float = 0.01  # with recon_weight: weight of KL(E(x) || N(0, I)), mean over latent dimensions
 
 
 def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -47,6 +50,30 @@ def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     std_gap = (real.std(0, unbiased=False) - fake.std(0, unbiased=False)).abs().mean()
     mean_gap = (real.mean(0) - fake.mean(0)).abs().mean()
     return std_gap + mean_gap
+
+
+def clip_stats(x: torch.Tensor) -> torch.Tensor:
+    """Per-clip summaries (B, T, F) -> (B, 3F): each feature's mean and std over time and the std of its
+    step-to-step change. Unlike per-step moments they do not mix clips at different phases: a clip's
+    amplitude (its std over time) and its speed (the std of its steps) are read off directly."""
+    return torch.cat([x.mean(1), x.std(1, unbiased=False), x.diff(dim=1).std(1, unbiased=False)], 1)
+
+
+def clip_moment_loss(real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean |mean gap| + |std gap| over the batch of clip_stats of real and fake clips, within each class
+    of `labels` (fake[i] was made for labels[i]) and averaged over the classes; real is a constant."""
+    sr, sf = clip_stats(real.detach()), clip_stats(fake)  # (B, 3F) each
+    groups = [None] if labels is None else [labels == k for k in labels.unique()]
+    gaps = []
+    for m in groups:
+        a, b = (sr, sf) if m is None else (sr[m], sf[m])
+        gaps.append((a.mean(0) - b.mean(0)).abs().mean() + (a.std(0, unbiased=False) - b.std(0, unbiased=False)).abs().mean())
+    return torch.stack(gaps).mean()
+
+
+def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)), mean over the batch and the latent dimensions."""
+    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).mean()
 
 
 # Settings of the engine's shared tests (tests/test_training.py): a short sines split and small nets.
@@ -87,6 +114,21 @@ class SequenceObjective(GanObjective):
             if not hasattr(D, "shape"):
                 D.shape, D.num_classes = tuple(info.shape), info.num_classes
             self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"])
+        if sec.clip_moment_weight < 0:
+            raise GankitError(f"sequence.clip_moment_weight must be >= 0, got {sec.clip_moment_weight}")
+        self.clip_moment_weight = float(sec.clip_moment_weight)
+        # the space of the clip statistics and the reconstruction: what D sees (root path and root-relative pose)
+        D = self.nets["D"]
+        self._view = D.view if isinstance(D, seqnets.SkeletonView) else (lambda x: x)
+        if sec.recon_weight < 0 or sec.kl_weight < 0:
+            raise GankitError(f"sequence.recon_weight and sequence.kl_weight must be >= 0, got "
+                              f"{sec.recon_weight} and {sec.kl_weight}")
+        self.recon_weight, self.kl_weight = float(sec.recon_weight), float(sec.kl_weight)
+        if self.recon_weight:
+            if not self.sequence:
+                raise GankitError("sequence.recon_weight needs sequence data (T, F); drop it for "
+                                  f"{info.name or cfg.data.spec}")
+            self.nets["E"] = seqnets.SequenceEncoder(cfg.net.z_dim, info.shape, cfg.net.d_width, cfg.net.layers)
 
     # ------------------------------------------------------------------------------------------
     # training
@@ -98,18 +140,42 @@ class SequenceObjective(GanObjective):
                 with torch.backends.cudnn.flags(enabled=False):
                     return super().loss(phase, batch, step)
             return super().loss(phase, batch, step)
-        if not self.moment_weight:
+        if not (self.moment_weight or self.clip_moment_weight or self.recon_weight):
             return super().loss(phase, batch, step)
         # The G step of the classic family ("loss/G" is its adversarial part), on the same fake batch
         # that the moment term then compares with the real one.
         real, labels = batch
+        y = labels if self.conditional else None
         if self._fake is None:
-            self._fake = self.nets["G"](self._noise(real.shape[0], real.device), labels if self.conditional else None)
+            self._fake = self.nets["G"](self._noise(real.shape[0], real.device), y)
         fake = self._fake
         loss = super().loss(phase, batch, step)
-        m = moment_loss(real, fake)
-        report("loss/G_moment", m)
-        return loss + self.moment_weight * m
+        if self.moment_weight:
+            m = moment_loss(real, fake)
+            report("loss/G_moment", m)
+            loss = loss + self.moment_weight * m
+        if self.clip_moment_weight:
+            c = clip_moment_loss(self._view(real), self._view(fake), y)
+            report("loss/G_clip_moment", c)
+            loss = loss + self.clip_moment_weight * c
+        if self.recon_weight:
+            # VAE-GAN: G rebuilds each real clip from E's posterior sample (reparameterised)
+            target = self._view(real)  # (B, T, F)
+            mu, logvar = self.nets["E"](target)  # (B, z_dim) each
+            z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+            recon = (self._view(self.nets["G"](z, y)) - target).square().mean()
+            kl = kl_normal(mu, logvar)
+            report("loss/G_recon", recon)
+            report("loss/E_kl", kl)
+            loss = loss + self.recon_weight * recon + self.kl_weight * kl
+        return loss
+
+    def param_groups(self) -> dict:
+        """E trains with G (one optimiser), as in VAE-GAN's encoder-decoder."""
+        groups = super().param_groups()
+        if "E" in groups:
+            groups["G"] = groups["G"] + groups.pop("E")
+        return groups
 
     def evaluate(self, G, cfg, data, device, extractor=None, log=print) -> dict:
         """Sequence metrics of G during training (train.eval_every): train.eval_metrics names them
