@@ -225,3 +225,22 @@ def bone_lengths_ok(x, info) -> bool:
     from gankit.sequence.metrics import bone_metrics
 
     return bone_metrics(x, info)["bone_error"] < 1e-5
+
+
+def test_world_view_adds_the_clip_as_given_beside_the_skeleton_view():
+    from gankit.sequence.nets import SkeletonView
+
+    class Probe(torch.nn.Module):
+        shape, num_classes = (5, 102), 0
+
+        def forward(self, x, y=None, return_features=False):
+            return x
+
+    mid, half = np.linspace(-1, 1, 51), np.full(51, 3.0)
+    view = SkeletonView(Probe(), mid, half, gain=2.0, world=True)
+    assert view.shape == (5, 51)  # what it takes; its body sees twice the features
+    x = torch.rand(2, 5, 51) * 2 - 1
+    seen = view(x)
+    assert seen.shape == (2, 5, 102)
+    assert_close(seen[:, :, 51:], x)
+    assert_close(seen[:, :, :51], SkeletonView(Probe(), mid, half, gain=2.0).view(x))

@@ -279,3 +279,15 @@ def test_clip_moment_weight_trains_and_is_checked(tmp_path):
     assert finite(s) and s["last"]["loss/G_clip_moment"] > 0
     with pytest.raises(GankitError, match="sequence.clip_moment_weight must be >= 0"):
         Trainer(seq_config(**{"sequence.clip_moment_weight": -1.0}), tmp_path / "b")
+
+
+def test_world_view_and_encoder_train_on_motion(tmp_path):
+    cfg = seq_config(**{"data.spec": "motion:test", "net.conditional": True, "data.window": 12, "net.name": "seq-phase",
+                        "sequence.skeleton_view": True, "sequence.world_view": True, "sequence.recon_weight": 1.0,
+                        "sequence.clip_moment_weight": 1.0, "sequence.root": "planted"})
+    t = Trainer(cfg, tmp_path)
+    assert t.objective.nets["D"].body.shape == (12, 102)
+    s = t.run()
+    assert finite(s) and {"loss/G_recon", "loss/G_clip_moment"} <= set(s["last"])
+    g = Generator.load(tmp_path, device="cpu")
+    assert g.sample(2, seed=0, labels=torch.tensor([0, 3])).shape == (2, 12, 51)

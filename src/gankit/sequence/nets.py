@@ -466,12 +466,16 @@ class SkeletonView(nn.Module):
     and every other joint relative to the root, in metres x `gain`: the same information, but the
     pose is no longer a small difference of large numbers. (Normalised per feature over the data,
     ground-plane coordinates span the metres a clip travels, and a pose's details are a few
-    hundredths of that range.) The shape stays (T, J * 3), so any sequence D fits behind it."""
+    hundredths of that range.) The shape stays (T, J * 3), so any sequence D fits behind it; with
+    world=True the body also gets the clip as it is (normalised world positions, where a planted
+    foot's ground contact is plain), as (T, 2 J * 3)."""
 
-    def __init__(self, body: nn.Module, mid, half, gain: float = 2.0):
+    def __init__(self, body: nn.Module, mid, half, gain: float = 2.0, world: bool = False):
         super().__init__()
-        self.body, self.gain = body, float(gain)
-        self.shape, self.num_classes = body.shape, body.num_classes
+        self.body, self.gain, self.world = body, float(gain), bool(world)
+        T, F = seq_dims(body.shape)
+        # world=True: the body also sees the clip as given (normalised world positions), (T, 2F) in all
+        self.shape, self.num_classes = ((T, F // 2) if self.world else tuple(body.shape)), body.num_classes
         self.register_buffer("centre", torch.tensor(mid, dtype=torch.float32).view(-1, 3), persistent=False)
         self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(-1, 3), persistent=False)
 
@@ -481,7 +485,8 @@ class SkeletonView(nn.Module):
         xn = x.reshape(n, T, -1, 3)  # (N, T, J, 3) normalised
         p = xn * self.scale + self.centre  # metres
         rel = self.gain * (p[:, :, 1:] - p[:, :, :1])  # (N, T, J - 1, 3)
-        return torch.cat([xn[:, :, :1], rel], 2).reshape(n, T, -1)
+        v = torch.cat([xn[:, :, :1], rel], 2).reshape(n, T, -1)
+        return torch.cat([v, x], 2) if self.world else v  # (N, T, F) or (N, T, 2F)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_features: bool = False):
         return self.body(self.view(x), y, return_features=return_features)

@@ -38,6 +38,7 @@ class SequenceConfig:
     pose: str = "directions"  # skeleton head: G emits bone "directions" or local joint "rotations" (then FK)
     root: str = "free"  # skeleton head: "free" (G places the root) or "planted" (the root follows the stance foot)
     skeleton_view: bool = False  # motion data: D sees the root's path and the pose relative to the root (metres)
+    world_view: bool = False  # with skeleton_view: D also sees the world positions (as the post-hoc judge does)
     clip_moment_weight: float = 0.0  # G loss += w * gaps of per-clip statistics' batch mean and std, per class
     recon_weight: float = 0.0  # > 0: an encoder E and G's loss += w * |G(E(x)) - x|^2 (VAE-GAN, Larsen 2016)
     kl_weight: float = 0.01  # with recon_weight: weight of KL(E(x) || N(0, I)), mean over latent dimensions
@@ -111,9 +112,12 @@ class SequenceObjective(GanObjective):
                                                   sec.root, sec.pose)
         if self.skeleton is not None and sec.skeleton_view:
             D = self.nets["D"]
+            if sec.world_view:  # D sees both views side by side: (T, 2F)
+                (T, F), k = info.shape, info.num_classes
+                D = NETS.get(cfg.net.name)(cfg.net, (T, 2 * F), k)[1]
             if not hasattr(D, "shape"):
-                D.shape, D.num_classes = tuple(info.shape), info.num_classes
-            self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"])
+                D.shape, D.num_classes = (T, 2 * F) if sec.world_view else tuple(info.shape), info.num_classes
+            self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"], world=sec.world_view)
         if sec.clip_moment_weight < 0:
             raise GankitError(f"sequence.clip_moment_weight must be >= 0, got {sec.clip_moment_weight}")
         self.clip_moment_weight = float(sec.clip_moment_weight)
@@ -128,7 +132,9 @@ class SequenceObjective(GanObjective):
             if not self.sequence:
                 raise GankitError("sequence.recon_weight needs sequence data (T, F); drop it for "
                                   f"{info.name or cfg.data.spec}")
-            self.nets["E"] = seqnets.SequenceEncoder(cfg.net.z_dim, info.shape, cfg.net.d_width, cfg.net.layers)
+            D = self.nets["D"]
+            seen = D.body.shape if isinstance(D, seqnets.SkeletonView) else info.shape  # what the view makes
+            self.nets["E"] = seqnets.SequenceEncoder(cfg.net.z_dim, seen, cfg.net.d_width, cfg.net.layers)
 
     # ------------------------------------------------------------------------------------------
     # training
