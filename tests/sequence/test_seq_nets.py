@@ -244,3 +244,33 @@ def test_world_view_adds_the_clip_as_given_beside_the_skeleton_view():
     assert seen.shape == (2, 5, 102)
     assert_close(seen[:, :, 51:], x)
     assert_close(seen[:, :, :51], SkeletonView(Probe(), mid, half, gain=2.0).view(x))
+
+
+def _harmonic(base: float, pick: int) -> torch.nn.Module:
+    """A seq-harmonic G whose MLP says: w = base, p0 = 0, and for every feature coefficient 1 on basis
+    function `pick` (0 constant, 1..K cosines, K+1..2K sines, then the trends) and 0 elsewhere."""
+    from gankit.sequence.nets import HarmonicGenerator
+
+    G = HarmonicGenerator(8, (20, 3), 8, base=base)
+    last = G.mlp[-1]
+    torch.nn.init.zeros_(last.weight)
+    bias = torch.zeros(2 + 3 * G.B)
+    bias[2:].view(3, G.B)[:, pick] = 1.0
+    with torch.no_grad():
+        last.bias.copy_(bias)
+    return G
+
+
+def test_harmonic_generator_is_a_fourier_series_in_its_phase():
+    t = torch.arange(20.0)
+    out = _harmonic(0.3, 2)(torch.randn(4, 8))  # the second cosine: cos(2 * 0.3 t)
+    assert_close(out, torch.tanh(torch.cos(0.6 * t))[None, :, None].expand(4, 20, 3))
+    K = 4
+    trend = _harmonic(0.3, 1 + 2 * K)(torch.randn(2, 8))  # the first trend: half a cosine over the clip
+    assert_close(trend[0, :, 0], torch.tanh(torch.cos(math.pi * t / 19)))
+
+
+def test_harmonic_generator_fades_harmonics_past_nyquist():
+    # w = 1 rad per step: the 4th harmonic (4 rad) lies past pi and is gone, the 1st is whole
+    assert _harmonic(1.0, 4)(torch.randn(3, 8)).abs().max() == 0
+    assert_close(_harmonic(1.0, 1)(torch.randn(3, 8))[0, :, 0], torch.tanh(torch.cos(torch.arange(20.0))))

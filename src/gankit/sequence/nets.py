@@ -271,6 +271,54 @@ class PhaseGenerator(nn.Module):
         return from_seq(self.act(s), self.shape)
 
 
+class HarmonicGenerator(nn.Module):
+    """A generator of smooth (quasi-)periodic sequences: every feature is a short Fourier series in the
+    clip's phase plus a slow trend, with coefficients made from z. z (and the label) -> an MLP -> a
+    frequency w, a start phase p0 and coefficients C (F, B); step t's features are tanh(C b_t) with the
+    basis b_t = [1, cos(k p_t), sin(k p_t) for k = 1..K, cos(pi m t / (T - 1)) for m = 1..M],
+    p_t = p0 + w t.
+
+    Each output is linear in its basis, so G makes no frequencies beyond the K-th harmonic of its own
+    cycle and the M-th trend: no frame-to-frame jitter, which a post-hoc judge spots at once (white
+    joint-rotation noise of 0.03 rad per frame scores 0.14 against clean clips) and a ReLU network
+    over time produces by itself (its kinks make every harmonic, aliased at 15 fps). A harmonic at or
+    above the Nyquist rate of the clip's frequency (k w >= pi) fades out.
+    """
+
+    HARMONICS, TRENDS = 4, 4
+
+    def __init__(self, z_dim: int, shape: tuple, width: int, num_classes: int = 0, base: float = 0.4):
+        super().__init__()
+        self.z_dim, self.shape, self.num_classes = z_dim, tuple(shape), num_classes
+        self.T, self.F = seq_dims(shape)
+        self.embed = nn.Embedding(num_classes, EMBED) if num_classes else None
+        in_dim = z_dim + (EMBED if num_classes else 0)
+        self.B = 1 + 2 * self.HARMONICS + self.TRENDS  # basis functions per feature
+        self.mlp = nn.Sequential(nn.Linear(in_dim, 4 * width), nn.ReLU(), nn.Linear(4 * width, 4 * width), nn.ReLU(),
+                                 nn.Linear(4 * width, 2 + self.F * self.B))
+        self.base = base  # radians per step of a fresh G (0.4: ~1 Hz cycles at 15 fps)
+        self.act = nn.Tanh() if _bounded(shape) else nn.Identity()
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        check_labels(self, y)
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], 1)
+        h = self.mlp(z)  # (N, 2 + F * B)
+        n = z.shape[0]
+        w = self.base * 2 * torch.sigmoid(h[:, :1])  # (N, 1) radians per step, in (0, 2 base)
+        p0 = math.pi * h[:, 1:2]  # (N, 1)
+        C = h[:, 2:].view(n, self.F, self.B)  # (N, F, B)
+        t = torch.arange(self.T, device=z.device, dtype=z.dtype)  # (T,)
+        k = torch.arange(1, self.HARMONICS + 1, device=z.device, dtype=z.dtype)  # (K,)
+        kp = (p0 + w * t)[:, None, :] * k[None, :, None]  # (N, K, T)
+        fade = ((math.pi - w * k) / 0.5).clamp(0.0, 1.0)[:, :, None]  # (N, K, 1): no harmonic past Nyquist
+        m = torch.arange(1, self.TRENDS + 1, device=z.device, dtype=z.dtype)
+        trend = torch.cos(math.pi * m[:, None] * t[None, :] / max(1, self.T - 1)).expand(n, -1, -1)  # (N, M, T)
+        basis = torch.cat([torch.ones_like(kp[:, :1]), fade * kp.cos(), fade * kp.sin(), trend], 1)  # (N, B, T)
+        s = (C @ basis).transpose(1, 2)  # (N, T, F)
+        return from_seq(self.act(s), self.shape)
+
+
 # ----------------------------------------------------------------------------------------------
 # registry entries
 
@@ -313,6 +361,16 @@ def build_tcn(cfg, shape: tuple, num_classes: int = 0):
 def build_phase(cfg, shape: tuple, num_classes: int = 0):
     k = num_classes if cfg.conditional else 0
     G = PhaseGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_norm, k)
+    D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
+    return G, _finish_d(cfg, D)
+
+
+@NETS.register("seq-harmonic", help="harmonic G (z -> frequency, phase and per-feature Fourier coefficients: "
+                                    "smooth by construction) and the seq-tcn D, for cyclic sequences (motion, sines)",
+               sizes=None, sequence=True)
+def build_harmonic(cfg, shape: tuple, num_classes: int = 0):
+    k = num_classes if cfg.conditional else 0
+    G = HarmonicGenerator(cfg.z_dim, shape, cfg.g_width, k)
     D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
     return G, _finish_d(cfg, D)
 
