@@ -227,23 +227,38 @@ def bone_lengths_ok(x, info) -> bool:
     return bone_metrics(x, info)["bone_error"] < 1e-5
 
 
-def test_world_view_adds_the_clip_as_given_beside_the_skeleton_view():
+def test_extra_views_add_the_clip_as_given_and_the_bone_directions():
     from gankit.sequence.nets import SkeletonView
 
     class Probe(torch.nn.Module):
-        shape, num_classes = (5, 102), 0
+        num_classes = 0
+
+        def __init__(self, features):
+            super().__init__()
+            self.shape = (5, features)
 
         def forward(self, x, y=None, return_features=False):
             return x
 
-    mid, half = np.linspace(-1, 1, 51), np.full(51, 3.0)
-    view = SkeletonView(Probe(), mid, half, gain=2.0, world=True)
-    assert view.shape == (5, 51)  # what it takes; its body sees twice the features
-    x = torch.rand(2, 5, 51) * 2 - 1
+    mid, half = np.zeros(51), np.ones(51)
+    parents = [j[1] for j in sk.JOINTS]
+    view = SkeletonView(Probe(51 + 48 + 51), mid, half, gain=2.0, extra=("world", "bones"), parents=parents)
+    assert view.shape == (5, 51)  # what it takes; its body sees the three views
+    lengths = torch.tensor(np.linalg.norm(sk.OFFSETS, axis=1), dtype=torch.float32)
+    unit = torch.nn.functional.normalize(torch.randn(2, 5, 17, 3), dim=-1)
+    pos = [torch.zeros(2, 5, 3)]  # a random pose with the skeleton's bone lengths
+    for j in range(1, 17):
+        pos.append(pos[parents[j]] + lengths[j] * unit[:, :, j])
+    x = torch.stack(pos, 2).reshape(2, 5, 51)
     seen = view(x)
-    assert seen.shape == (2, 5, 102)
-    assert_close(seen[:, :, 51:], x)
-    assert_close(seen[:, :, :51], SkeletonView(Probe(), mid, half, gain=2.0).view(x))
+    assert seen.shape == (2, 5, 150)
+    assert_close(seen[:, :, :51], SkeletonView(Probe(51), mid, half, gain=2.0).view(x))
+    assert_close(seen[:, :, 51:99].reshape(2, 5, 16, 3), unit[:, :, 1:])  # bone directions, in order
+    assert_close(seen[:, :, 99:], x)
+    with pytest.raises(ValueError, match="unknown views"):
+        SkeletonView(Probe(51), mid, half, extra=("velocity",))
+    with pytest.raises(ValueError, match="its D takes"):
+        SkeletonView(Probe(51), mid, half, extra=("world",))
 
 
 def _harmonic(base: float, pick: int) -> torch.nn.Module:
@@ -270,7 +285,8 @@ def test_harmonic_generator_is_a_fourier_series_in_its_phase():
     assert_close(trend[0, :, 0], torch.tanh(torch.cos(math.pi * t / 19)))
 
 
-def test_harmonic_generator_fades_harmonics_past_nyquist():
-    # w = 1 rad per step: the 4th harmonic (4 rad) lies past pi and is gone, the 1st is whole
-    assert _harmonic(1.0, 4)(torch.randn(3, 8)).abs().max() == 0
+def test_harmonic_generator_fades_harmonics_that_would_jitter():
+    # w = 1 rad per step: the 3rd and 4th harmonics (3 and 4 rad: periods of ~2 frames) are gone, the 1st is whole
+    for k in (3, 4):
+        assert _harmonic(1.0, k)(torch.randn(3, 8)).abs().max() == 0
     assert_close(_harmonic(1.0, 1)(torch.randn(3, 8))[0, :, 0], torch.tanh(torch.cos(torch.arange(20.0))))

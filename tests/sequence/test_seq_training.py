@@ -281,13 +281,21 @@ def test_clip_moment_weight_trains_and_is_checked(tmp_path):
         Trainer(seq_config(**{"sequence.clip_moment_weight": -1.0}), tmp_path / "b")
 
 
-def test_world_view_and_encoder_train_on_motion(tmp_path):
+def test_extra_d_views_and_encoder_train_on_motion(tmp_path):
     cfg = seq_config(**{"data.spec": "motion:test", "net.conditional": True, "data.window": 12, "net.name": "seq-phase",
-                        "sequence.skeleton_view": True, "sequence.world_view": True, "sequence.recon_weight": 1.0,
+                        "sequence.skeleton_view": True, "sequence.d_views": "world,bones", "sequence.recon_weight": 1.0,
                         "sequence.clip_moment_weight": 1.0, "sequence.root": "planted"})
     t = Trainer(cfg, tmp_path)
-    assert t.objective.nets["D"].body.shape == (12, 102)
+    assert t.objective.nets["D"].body.shape == (12, 51 + 51 + 48)
     s = t.run()
     assert finite(s) and {"loss/G_recon", "loss/G_clip_moment"} <= set(s["last"])
     g = Generator.load(tmp_path, device="cpu")
     assert g.sample(2, seed=0, labels=torch.tensor([0, 3])).shape == (2, 12, 51)
+
+
+def test_unknown_d_views_are_a_clear_error(tmp_path):
+    base = {"data.spec": "motion:test", "data.window": 12, "sequence.skeleton_view": True}
+    with pytest.raises(GankitError, match="sequence.d_views='speed'.*world, bones"):
+        Trainer(seq_config(**base, **{"sequence.d_views": "speed"}), tmp_path / "a")
+    with pytest.raises(GankitError, match="with sequence.skeleton_view=true"):
+        Trainer(seq_config(**{**base, "sequence.skeleton_view": False, "sequence.d_views": "world"}), tmp_path / "b")

@@ -38,7 +38,7 @@ class SequenceConfig:
     pose: str = "directions"  # skeleton head: G emits bone "directions" or local joint "rotations" (then FK)
     root: str = "free"  # skeleton head: "free" (G places the root) or "planted" (the root follows the stance foot)
     skeleton_view: bool = False  # motion data: D sees the root's path and the pose relative to the root (metres)
-    world_view: bool = False  # with skeleton_view: D also sees the world positions (as the post-hoc judge does)
+    d_views: str = ""  # with skeleton_view: D also sees "world" (positions as given) and/or "bones" (directions)
     clip_moment_weight: float = 0.0  # G loss += w * gaps of per-clip statistics' batch mean and std, per class
     recon_weight: float = 0.0  # > 0: an encoder E and G's loss += w * |G(E(x)) - x|^2 (VAE-GAN, Larsen 2016)
     kl_weight: float = 0.01  # with recon_weight: weight of KL(E(x) || N(0, I)), mean over latent dimensions
@@ -110,14 +110,19 @@ class SequenceObjective(GanObjective):
                 body.shape = tuple(info.shape)  # e.g. the MLP generator keeps its shape as out_shape
             self.nets["G"] = seqnets.SkeletonHead(body, self.skeleton, info.extra["mid"], info.extra["half"],
                                                   sec.root, sec.pose)
+        views = tuple(v for v in sec.d_views.replace(" ", "").split(",") if v)
+        if set(views) - set(seqnets.VIEWS) or (views and not sec.skeleton_view):
+            raise GankitError(f"sequence.d_views={sec.d_views!r}: give a comma list of {', '.join(seqnets.VIEWS)} "
+                              f"(or nothing), with sequence.skeleton_view=true")
         if self.skeleton is not None and sec.skeleton_view:
             D = self.nets["D"]
-            if sec.world_view:  # D sees both views side by side: (T, 2F)
-                (T, F), k = info.shape, info.num_classes
-                D = NETS.get(cfg.net.name)(cfg.net, (T, 2 * F), k)[1]
+            (T, F), k = info.shape, info.num_classes
+            if views:  # D is built for the wider input of the views side by side
+                D = NETS.get(cfg.net.name)(cfg.net, (T, seqnets.SkeletonView.view_features(F, views)), k)[1]
             if not hasattr(D, "shape"):
-                D.shape, D.num_classes = (T, 2 * F) if sec.world_view else tuple(info.shape), info.num_classes
-            self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"], world=sec.world_view)
+                D.shape, D.num_classes = (T, seqnets.SkeletonView.view_features(F, views)), k
+            self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"], extra=views,
+                                                  parents=self.skeleton["parents"])
         if sec.clip_moment_weight < 0:
             raise GankitError(f"sequence.clip_moment_weight must be >= 0, got {sec.clip_moment_weight}")
         self.clip_moment_weight = float(sec.clip_moment_weight)
