@@ -218,3 +218,21 @@ def test_unreadable_csv_is_a_clear_error(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage\x00\n\x81")
     with pytest.raises(GankitError, match="bad.csv"):
         load(str(path))
+
+
+def test_motion_probe_knobs_leave_the_data_alone_and_jitter_only_what_is_asked():
+    base, y = sk.make_motion(32, seed=5)
+    same, y2 = sk.make_motion(32, seed=5, jitter=0.0, speed_range=(0.8, 1.25), amp_range=(0.75, 1.25))
+    assert np.array_equal(base, same) and np.array_equal(y, y2)
+    shaken, _ = sk.make_motion(32, seed=5, jitter=0.05, jitter_joints=[13])  # the left ankle's own rotation
+    p0, p1 = base.reshape(32, -1, sk.J, 3), shaken.reshape(32, -1, sk.J, 3)
+    lengths = np.linalg.norm(sk.OFFSETS, axis=1)
+    bones = np.linalg.norm(p1[:, :, 1:] - p1[:, :, [sk.PARENTS[j] for j in range(1, sk.J)]], axis=-1)
+    np.testing.assert_allclose(bones, np.broadcast_to(lengths[1:], bones.shape), atol=1e-5)
+    # the ankle is an end joint: rotating it moves nothing relative to the body, only where it meets the ground
+    rel0, rel1 = p0 - p0[:, :, :1], p1 - p1[:, :, :1]
+    np.testing.assert_allclose(rel0, rel1, atol=1e-5)
+    knee, _ = sk.make_motion(32, seed=5, jitter=0.05, jitter_joints=[12])
+    rel2 = knee.reshape(32, -1, sk.J, 3) - knee.reshape(32, -1, sk.J, 3)[:, :, :1]
+    moved = np.abs(rel2 - rel0).max(axis=(0, 1, 3))  # (J,) how far each joint moved relative to the root
+    assert moved[13] > 0.005 and moved[:12].max() < 1e-5 and moved[14:].max() < 1e-5

@@ -68,7 +68,8 @@ def clip_moment_loss(real: torch.Tensor, fake: torch.Tensor, labels: torch.Tenso
     gaps = []
     for m in groups:
         a, b = (sr, sf) if m is None else (sr[m], sf[m])
-        gaps.append((a.mean(0) - b.mean(0)).abs().mean() + (a.std(0, unbiased=False) - b.std(0, unbiased=False)).abs().mean())
+        std_gap = (a.std(0, unbiased=False) - b.std(0, unbiased=False)).abs().mean()
+        gaps.append((a.mean(0) - b.mean(0)).abs().mean() + std_gap)
     return torch.stack(gaps).mean()
 
 
@@ -114,21 +115,21 @@ class SequenceObjective(GanObjective):
         if set(views) - set(seqnets.VIEWS) or (views and not sec.skeleton_view):
             raise GankitError(f"sequence.d_views={sec.d_views!r}: give a comma list of {', '.join(seqnets.VIEWS)} "
                               f"(or nothing), with sequence.skeleton_view=true")
+        # what D sees, where the clip statistics and the reconstruction are measured too
+        self._view, seen = (lambda x: x), tuple(info.shape)
         if self.skeleton is not None and sec.skeleton_view:
-            D = self.nets["D"]
             (T, F), k = info.shape, info.num_classes
-            if views:  # D is built for the wider input of the views side by side
-                D = NETS.get(cfg.net.name)(cfg.net, (T, seqnets.SkeletonView.view_features(F, views)), k)[1]
+            seen = (T, seqnets.SkeletonView.view_features(F, views))
+            # with extra views D is built for the wider input (the views side by side)
+            D = NETS.get(cfg.net.name)(cfg.net, seen, k)[1] if views else self.nets["D"]
             if not hasattr(D, "shape"):
-                D.shape, D.num_classes = (T, seqnets.SkeletonView.view_features(F, views)), k
+                D.shape, D.num_classes = seen, k
             self.nets["D"] = seqnets.SkeletonView(D, info.extra["mid"], info.extra["half"], extra=views,
                                                   parents=self.skeleton["parents"])
+            self._view = self.nets["D"].view
         if sec.clip_moment_weight < 0:
             raise GankitError(f"sequence.clip_moment_weight must be >= 0, got {sec.clip_moment_weight}")
         self.clip_moment_weight = float(sec.clip_moment_weight)
-        # the space of the clip statistics and the reconstruction: what D sees (root path and root-relative pose)
-        D = self.nets["D"]
-        self._view = D.view if isinstance(D, seqnets.SkeletonView) else (lambda x: x)
         if sec.recon_weight < 0 or sec.kl_weight < 0:
             raise GankitError(f"sequence.recon_weight and sequence.kl_weight must be >= 0, got "
                               f"{sec.recon_weight} and {sec.kl_weight}")
@@ -137,8 +138,6 @@ class SequenceObjective(GanObjective):
             if not self.sequence:
                 raise GankitError("sequence.recon_weight needs sequence data (T, F); drop it for "
                                   f"{info.name or cfg.data.spec}")
-            D = self.nets["D"]
-            seen = D.body.shape if isinstance(D, seqnets.SkeletonView) else info.shape  # what the view makes
             self.nets["E"] = seqnets.SequenceEncoder(cfg.net.z_dim, seen, cfg.net.d_width, cfg.net.layers)
 
     # ------------------------------------------------------------------------------------------
