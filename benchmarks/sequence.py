@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     p.add_argument("--skip-train", action="store_true", help="measure an existing --out run")
     p.add_argument("--record", action="store_true", help="append the table to benchmarks/results/sequence.md")
     p.add_argument("settings", nargs="*", help="key=value overrides")
-    a = p.parse_args(argv)
+    a = p.parse_intermixed_args(argv)  # key=value settings may follow the options
     torch.set_num_threads(1)  # a shared 2-core machine: one thread, stable timings
     from gankit.config import build_config
     from gankit.sequence.metrics import evaluate_sequences
