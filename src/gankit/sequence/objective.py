@@ -5,7 +5,11 @@ On top of the classic family (any loss, regulariser, label conditioning, feature
 - the skeleton head for motion data: G emits a root position and bone directions (or local joint
   rotations), positions follow by forward kinematics with the data's bone lengths, so every generated
   frame has exact bone lengths; optionally the root is planted (it follows the stance foot, as the
-  data's root does) and D sees the pose relative to the root (`sequence.skeleton_view`),
+  data's root does) and D sees the pose relative to the root (`sequence.skeleton_view`), with more
+  views beside it on request (`sequence.d_views`: world positions, bone directions),
+- per-clip moment matching within each class (`sequence.clip_moment_weight`),
+- a VAE-GAN reconstruction term (`sequence.recon_weight`): an encoder E, trained with G, and
+  G(E(x)) ~ x in D's view,
 - sample pictures and `gankit sample` output for sequences: stick-figure filmstrips and GIFs for
   motion, line plots next to real ones for series, and the raw arrays in data units (.npz).
 """
