@@ -335,6 +335,12 @@ def _finish_d(cfg, D: nn.Module) -> nn.Module:
     return spectral_norm_all(D) if cfg.d_norm == "sn" else D
 
 
+def _tcn_d(cfg, shape: tuple, k: int) -> nn.Module:
+    """The seq-tcn D, shared by seq-tcn, seq-phase and seq-harmonic."""
+    D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
+    return _finish_d(cfg, D)
+
+
 def _recurrent(cell: str):
     def build(cfg, shape: tuple, num_classes: int = 0):
         k = num_classes if cfg.conditional else 0
@@ -356,8 +362,7 @@ NETS.register("seq-lstm", help="LSTM G and D for sequences, as seq-gru", sizes=N
 def build_tcn(cfg, shape: tuple, num_classes: int = 0):
     k = num_classes if cfg.conditional else 0
     G = TCNGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_norm, k)
-    D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
-    return G, _finish_d(cfg, D)
+    return G, _tcn_d(cfg, shape, k)
 
 
 @NETS.register("seq-phase", help="phase-clock G (z -> frequency, phase, code; per-step harmonics -> convs) "
@@ -365,8 +370,7 @@ def build_tcn(cfg, shape: tuple, num_classes: int = 0):
 def build_phase(cfg, shape: tuple, num_classes: int = 0):
     k = num_classes if cfg.conditional else 0
     G = PhaseGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_norm, k)
-    D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
-    return G, _finish_d(cfg, D)
+    return G, _tcn_d(cfg, shape, k)
 
 
 @NETS.register("seq-harmonic", help="harmonic G (z -> frequency, phase and per-feature Fourier coefficients: "
@@ -375,8 +379,7 @@ def build_phase(cfg, shape: tuple, num_classes: int = 0):
 def build_harmonic(cfg, shape: tuple, num_classes: int = 0):
     k = num_classes if cfg.conditional else 0
     G = HarmonicGenerator(cfg.z_dim, shape, cfg.g_width, k)
-    D = TCNDiscriminator(shape, cfg.d_width, cfg.layers, _d_norm(cfg), cfg.dropout, k, cfg.d_cond, cfg.minibatch_disc)
-    return G, _finish_d(cfg, D)
+    return G, _tcn_d(cfg, shape, k)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -549,11 +552,11 @@ class SkeletonView(nn.Module):
         self.parents = list(parents) if parents is not None else None
         self.register_buffer("centre", torch.tensor(mid, dtype=torch.float32).view(-1, 3), persistent=False)
         self.register_buffer("scale", torch.tensor(half, dtype=torch.float32).view(-1, 3), persistent=False)
-        T = seq_dims(body.shape)[0]
-        self.shape, self.num_classes = (T, self.centre.numel()), body.num_classes
-        if tuple(body.shape) != (T, self.view_features(self.centre.numel(), self.extra)):
-            raise ValueError(f"skeleton view: its D takes {tuple(body.shape)}, the views {self.extra} make "
-                             f"{(T, self.view_features(self.centre.numel(), self.extra))}")
+        T, F = seq_dims(body.shape)[0], self.centre.numel()
+        self.shape, self.num_classes = (T, F), body.num_classes
+        seen = (T, self.view_features(F, self.extra))
+        if tuple(body.shape) != seen:
+            raise ValueError(f"skeleton view: its D takes {tuple(body.shape)}, the views {self.extra} make {seen}")
 
     @staticmethod
     def view_features(F: int, extra: tuple = ()) -> int:

@@ -168,16 +168,16 @@ class SequenceObjective(GanObjective):
             m = moment_loss(real, fake)
             report("loss/G_moment", m)
             loss = loss + self.moment_weight * m
+        seen = self._view(real) if (self.clip_moment_weight or self.recon_weight) else None  # (B, T, F')
         if self.clip_moment_weight:
-            c = clip_moment_loss(self._view(real), self._view(fake), y)
+            c = clip_moment_loss(seen, self._view(fake), y)
             report("loss/G_clip_moment", c)
             loss = loss + self.clip_moment_weight * c
         if self.recon_weight:
             # VAE-GAN: G rebuilds each real clip from E's posterior sample (reparameterised)
-            target = self._view(real)  # (B, T, F)
-            mu, logvar = self.nets["E"](target)  # (B, z_dim) each
+            mu, logvar = self.nets["E"](seen)  # (B, z_dim) each
             z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-            recon = (self._view(self.nets["G"](z, y)) - target).square().mean()
+            recon = (self._view(self.nets["G"](z, y)) - seen).square().mean()
             kl = kl_normal(mu, logvar)
             report("loss/G_recon", recon)
             report("loss/E_kl", kl)
