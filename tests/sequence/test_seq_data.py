@@ -236,3 +236,19 @@ def test_motion_probe_knobs_leave_the_data_alone_and_jitter_only_what_is_asked()
     rel2 = knee.reshape(32, -1, sk.J, 3) - knee.reshape(32, -1, sk.J, 3)[:, :, :1]
     moved = np.abs(rel2 - rel0).max(axis=(0, 1, 3))  # (J,) how far each joint moved relative to the root
     assert moved[13] > 0.005 and moved[:12].max() < 1e-5 and moved[14:].max() < 1e-5
+
+
+def test_motion_returns_the_parameters_it_drew():
+    base, y = sk.make_motion(64, seed=5)
+    clips, y2, params = sk.make_motion(64, seed=5, return_params=True)
+    assert np.array_equal(base, clips) and np.array_equal(y, y2)  # asking for them changes nothing
+    assert set(params) == {"speed", "amp", "phase0", "yaw"} and all(v.shape == (64,) for v in params.values())
+    assert params["speed"].min() >= 0.8 and params["speed"].max() <= 1.25
+    assert params["amp"].min() >= 0.75 and params["amp"].max() <= 1.25
+    # the facing yaw is the one the clip shows: a walk travels along its body's +z turned by the yaw
+    p = joints(clips)
+    walks = np.nonzero(y == sk.ACTIONS.index("walk"))[0]
+    travel = p[walks, -1, 0, :] - p[walks, 0, 0, :]
+    travel = travel[:, [0, 2]] / np.linalg.norm(travel[:, [0, 2]], axis=1, keepdims=True)
+    facing = np.stack([np.sin(params["yaw"][walks]), np.cos(params["yaw"][walks])], 1)
+    assert (travel * facing).sum(1).min() > 0.9

@@ -584,19 +584,24 @@ class SkeletonView(nn.Module):
 
 class SequenceEncoder(nn.Module):
     """E(x) -> the mean and log-variance (N, z_dim) each of a Gaussian posterior over G's latent: the
-    seq-tcn D's dilated convolutions, pooled over time (mean and max), then a linear map. Used by the
+    seq-tcn D's dilated convolutions, then a linear map of their whole (W, T) output. Used by the
     sequence objective's reconstruction term (`sequence.recon_weight`, VAE-GAN): G must rebuild every
-    real clip from E's code, so no part of the data (a stride, a speed) can be dropped by G."""
+    real clip from E's code, so no part of the data (a stride, a speed) can be dropped by G.
+
+    The read-out sees every step, not D's mean and max over time, which hardly change when a clip is
+    shifted in time (only the padded ends do): where in its cycle a clip is and what it does when are
+    the details G has to rebuild. Measured on `motion`: an autoencoder of E and seq-phase reached twice
+    the error with the pooled read-out (0.05 against 0.023 in D's view after 3,000 steps)."""
 
     def __init__(self, z_dim: int, shape: tuple, width: int, layers: int):
         super().__init__()
         self.z_dim, self.shape, self.num_classes = z_dim, tuple(shape), 0
-        self.body = TCNDiscriminator(shape, width, layers)
-        self.out = nn.Linear(2 * width, 2 * z_dim)
+        self.body = TCNDiscriminator(shape, width, layers).body
+        self.out = nn.Linear(width * seq_dims(shape)[0], 2 * z_dim)
         nn.init.zeros_(self.out.weight)  # a fresh E says N(0, I) for every clip: G starts from the prior
         nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _, f = self.body(x, return_features=True)  # (N, 2W)
-        mu, logvar = self.out(f).chunk(2, dim=1)  # (N, z_dim) each
+        h = self.body(to_seq(x, self.shape).transpose(1, 2))  # (N, W, T)
+        mu, logvar = self.out(h.flatten(1)).chunk(2, dim=1)  # (N, z_dim) each
         return mu, logvar.clamp(-12.0, 4.0)
