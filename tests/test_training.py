@@ -113,6 +113,30 @@ def test_checkpoint_rebuilds_the_model_alone(tmp_path):
     torch.testing.assert_close(x, ema(z, torch.full((5,), 3)), rtol=0, atol=0)
 
 
+def _ema_after(decay: float, start: int, warmup: bool, step: int) -> float:
+    """One EMA update of a 1-weight net from 0 towards 1 at `step`: the weight the average then has."""
+    from gankit.training.ema import EMA
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(net.weight)
+    ema = EMA(net, decay, start, warmup)
+    torch.nn.init.ones_(net.weight)
+    ema.update(net, step)
+    return float(ema.net.weight)
+
+
+def test_ema_warmup_caps_the_decay_and_can_be_turned_off(tmp_path):
+    # with the warm-up the decay at step t is min(decay, (1 + t) / (10 + t)): 0.9999 acts as 0.99 at step 890
+    assert _ema_after(0.9999, 0, True, 890) == pytest.approx(1 - 891 / 900)
+    assert _ema_after(0.5, 0, True, 890) == pytest.approx(0.5)
+    # without it the decay is the one asked for, from train.ema_start on; before that the EMA is G
+    assert _ema_after(0.9999, 0, False, 890) == pytest.approx(1e-4)
+    assert _ema_after(0.9999, 1000, False, 890) == pytest.approx(1.0)
+    assert _ema_after(0.9999, 1000, True, 890) == pytest.approx(1.0)
+    t = Trainer(tiny_config(**{"train.ema_warmup": False, "train.ema_start": 2}), tmp_path)
+    assert t.ema.warmup is False and t.ema.start == 2
+
+
 def test_resume_is_bit_identical(tmp_path):
     settings = {"train.steps": 6, "optim.d_steps": 2, "loss.reg": "r1", "loss.reg_every": 2,
                 "net.dropout": 0.2, "train.ckpt_every": 3}

@@ -81,6 +81,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     ema: float = 0.999  # decay of the EMA of G's weights used for sampling (0 = no EMA)
     ema_start: int = 0  # step from which the EMA averages (copies G before that)
+    ema_warmup: bool = True  # decay min(ema, (1 + t) / (10 + t)) at step t: reaches 0.999 only from step ~9000
     log_every: int = 50  # read losses back from the device every N steps
     sample_every: int = 500  # fixed-latent sample grid every N steps
     ckpt_every: int = 500  # checkpoint every N steps (and at the end)

@@ -87,7 +87,7 @@ class Trainer:
         self.base_lr = self.objective.learning_rates()
         self.opts = {n: make_optimizer(cfg.optim, p, self.base_lr[n], fused=cuda) for n, p in groups.items()}
         ema_net = self.objective.nets[self.objective.ema_net]
-        self.ema = EMA(ema_net, cfg.train.ema, cfg.train.ema_start) if cfg.train.ema > 0 else None
+        self.ema = EMA(ema_net, cfg.train.ema, cfg.train.ema_start, cfg.train.ema_warmup) if cfg.train.ema > 0 else None
         distributed.local_batch(cfg.train.batch_size)  # checks the global batch splits over the ranks
         self.stream = BatchStream(self.data, cfg.train.batch_size, cfg.train.seed, self.device,
                                   channels_last=self.channels_last, rank=distributed.rank(),
