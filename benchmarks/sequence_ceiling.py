@@ -18,10 +18,8 @@ benchmarks/results/sequence_probe.md) and with issue 7's target (<= 0.15).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -105,20 +103,15 @@ def main(argv=None) -> int:
         seeds = ", ".join(f"{s:.3f}" for s in r["scores"])
         lines.append(f"| {name} | {r['view_mse']:.5f} | {r['world_mse']:.5f} | {r['score']:.3f} ({seeds}) |")
         print(lines[-1], file=sys.stderr, flush=True)
-    cmd = "python benchmarks/sequence_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = (f"\n## {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {platform.machine()} CPU, 2 cores, no GPU, torch "
-            f"{torch.__version__}, 1 thread; {time.perf_counter() - t0:.0f} s. Command: `{cmd}`\n\n"
-            f"{a.steps} Adam steps of 64 clips (4,096 noise-free training clips, seed 11), lr 1e-3 falling to 0 over "
-            f"the second half; judged on {a.n} clips a side, mean over {a.repeats} judge seeds.\n\n"
-            + "\n".join(lines) + "\n")
+    from sequence_probe import record, section  # benchmarks/ is on the path of its scripts
+
+    text = section("sequence_ceiling", argv, t0,
+                   f"{a.steps} Adam steps of 64 clips (4,096 noise-free training clips, seed 11), lr 1e-3 falling to 0 "
+                   f"over the second half; judged on {a.n} clips a side, mean over {a.repeats} judge seeds.\n\n"
+                   + "\n".join(lines) + "\n")
     print(text)
     if a.record:
-        path = Path(__file__).parent / "results" / "sequence_ceiling.md"
-        if not path.exists():
-            path.write_text("# What the motion generators can draw when told exactly what to draw\n\n"
-                            "Written by benchmarks/sequence_ceiling.py; newest last.\n")
-        with open(path, "a") as f:
-            f.write(text)
+        record("sequence_ceiling", "What the motion generators can draw when told exactly what to draw", text)
     return 0
 
 

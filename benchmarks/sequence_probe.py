@@ -91,19 +91,29 @@ def main(argv=None) -> int:
         text += ("\nFrame-to-frame change of bone heights (std, metres):\n\n| clips | " + " | ".join(keys) + " |\n|---|"
                  + "---|" * len(keys) + "\n")
         text += "".join(f"| {r} | " + " | ".join(f"{m[k]:.5f}" for k in keys) + " |\n" for r, m in rows.items())
-    cmd = "python benchmarks/sequence_probe.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = (f"\n## {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {platform.machine()} CPU, 2 cores, no GPU, torch "
-            f"{torch.__version__}, 1 thread; {time.perf_counter() - t0:.0f} s. Command: `{cmd}`\n\n"
-            f"n = {a.n} clips a side, discriminative score averaged over {a.repeats} judge seeds.\n\n" + text)
+    text = section("sequence_probe", argv, t0,
+                   f"n = {a.n} clips a side, discriminative score averaged over {a.repeats} judge seeds.\n\n" + text)
     print(text)
     if a.record:
-        path = Path(__file__).parent / "results" / "sequence_probe.md"
-        if not path.exists():
-            path.write_text("# What the discriminative score's judge notices in motion\n\n"
-                            "Written by benchmarks/sequence_probe.py; newest last.\n")
-        with open(path, "a") as f:
-            f.write(text)
+        record("sequence_probe", "What the discriminative score's judge notices in motion", text)
     return 0
+
+
+def section(script: str, argv, t0: float, body: str) -> str:
+    """A dated results section: machine, time since t0 and the exact command of benchmarks/SCRIPT.py."""
+    cmd = f"python benchmarks/{script}.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    return (f"\n## {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {platform.machine()} CPU, 2 cores, no GPU, torch "
+            f"{torch.__version__}, 1 thread; {time.perf_counter() - t0:.0f} s. Command: `{cmd}`\n\n" + body)
+
+
+def record(script: str, title: str, text: str) -> Path:
+    """Append `text` to benchmarks/results/SCRIPT.md (made with `title` if new)."""
+    path = Path(__file__).parent / "results" / f"{script}.md"
+    if not path.exists():
+        path.write_text(f"# {title}\n\nWritten by benchmarks/{script}.py; newest last.\n")
+    with open(path, "a") as f:
+        f.write(text)
+    return path
 
 
 if __name__ == "__main__":
