@@ -105,15 +105,12 @@ def main(argv=None) -> int:
         seeds = ", ".join(f"{s:.3f}" for s in r["scores"])
         lines.append(f"| {name} | {r['view_mse']:.5f} | {r['world_mse']:.5f} | {r['score']:.3f} ({seeds}) |")
         print(lines[-1], file=sys.stderr, flush=True)
-    from sequence_probe import record, section  # benchmarks/ is on the path of its scripts
+    from sequence_probe import publish  # benchmarks/ is on the path of its scripts
 
-    text = section("sequence_ceiling", argv, t0,
-                   f"{a.steps} Adam steps of 64 clips (4,096 noise-free training clips, seed 11), lr 1e-3 falling to 0 "
-                   f"over the second half; judged on {a.n} clips a side, mean over {a.repeats} judge seeds.\n\n"
-                   + "\n".join(lines) + "\n")
-    print(text)
-    if a.record:
-        record("sequence_ceiling", "What the motion generators can draw when told exactly what to draw", text)
+    publish("sequence_ceiling", "What the motion generators can draw when told exactly what to draw", argv, t0,
+            f"{a.steps} Adam steps of 64 clips (4,096 noise-free training clips, seed 11), lr 1e-3 falling to 0 "
+            f"over the second half; judged on {a.n} clips a side, mean over {a.repeats} judge seeds.\n\n"
+            + "\n".join(lines) + "\n", a.record)
     return 0
 
 

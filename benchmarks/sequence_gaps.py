@@ -86,15 +86,17 @@ def main(argv=None) -> int:
                 lines.append(real_row)
             lines.append(f"| {run} ({'EMA' if ema else 'raw G'}, step {g.meta.get('step')}) | " + " | ".join(cells) + " |")
             print(lines[-1], file=sys.stderr, flush=True)
-    from sequence_probe import record, section  # benchmarks/ is on the path of its scripts
+    from sequence_probe import publish  # benchmarks/ is on the path of its scripts
 
-    text = section("sequence_gaps", argv, t0, f"n = {a.n} clips a side (generated: seed 0, the actions in turn).\n\n"
-                   + "\n".join(lines) + "\n")
-    print(text)
-    if a.record:
-        record("sequence_gaps", "Where motion runs' gaits differ from the data", text)
+    publish("sequence_gaps", "Where motion runs' gaits differ from the data", argv, t0,
+            f"n = {a.n} clips a side (generated: seed 0, the actions in turn).\n\n" + "\n".join(lines) + "\n", a.record)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from gankit.errors import GankitError
+
+    try:
+        sys.exit(main())
+    except GankitError as e:  # a missing run, a run of other data: one line, not a traceback
+        sys.exit(f"sequence_gaps: {e}")

@@ -91,11 +91,8 @@ def main(argv=None) -> int:
         text += ("\nFrame-to-frame change of bone heights (std, metres):\n\n| clips | " + " | ".join(keys) + " |\n|---|"
                  + "---|" * len(keys) + "\n")
         text += "".join(f"| {r} | " + " | ".join(f"{m[k]:.5f}" for k in keys) + " |\n" for r, m in rows.items())
-    text = section("sequence_probe", argv, t0,
-                   f"n = {a.n} clips a side, discriminative score averaged over {a.repeats} judge seeds.\n\n" + text)
-    print(text)
-    if a.record:
-        record("sequence_probe", "What the discriminative score's judge notices in motion", text)
+    publish("sequence_probe", "What the discriminative score's judge notices in motion", argv, t0,
+            f"n = {a.n} clips a side, discriminative score averaged over {a.repeats} judge seeds.\n\n" + text, a.record)
     return 0
 
 
@@ -104,6 +101,15 @@ def section(script: str, argv, t0: float, body: str) -> str:
     cmd = f"python benchmarks/{script}.py " + " ".join(argv if argv is not None else sys.argv[1:])
     return (f"\n## {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {platform.machine()} CPU, 2 cores, no GPU, torch "
             f"{torch.__version__}, 1 thread; {time.perf_counter() - t0:.0f} s. Command: `{cmd}`\n\n" + body)
+
+
+def publish(script: str, title: str, argv, t0: float, body: str, keep: bool) -> str:
+    """Print the section of `body` (see section); with keep, also append it to the results (see record)."""
+    text = section(script, argv, t0, body)
+    print(text)
+    if keep:
+        record(script, title, text)
+    return text
 
 
 def record(script: str, title: str, text: str) -> Path:
