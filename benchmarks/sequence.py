@@ -2,6 +2,7 @@
 
     python benchmarks/sequence.py sines                    # the `sines` preset, TimeGAN's protocol
     python benchmarks/sequence.py motion                   # the `motion` preset (conditional, skeleton head)
+    python benchmarks/sequence.py motion-glo               # GLO with code search on motion (no adversary)
     python benchmarks/sequence.py sines --steps 500 --out runs/bench-sines key=value ...
 
 Prints one markdown table per run (also appended to benchmarks/results/sequence.md with --record):
@@ -22,7 +23,8 @@ from pathlib import Path
 import torch
 
 METRICS = {"sines": "discriminative,predictive,mmd",
-           "motion": "discriminative,predictive,mmd,bone,foot,action"}
+           "motion": "discriminative,predictive,mmd,bone,foot,action",
+           "motion-glo": "discriminative,predictive,mmd,bone,foot,action"}
 
 
 def real_floor(run: str, names: list[str], n: int, repeats: int) -> dict:

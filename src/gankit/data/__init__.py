@@ -52,11 +52,12 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
 
 
 class Batch(tuple):
-    """(x, y) as a tuple, plus .x2: the second domain's batch for translation data (else None)."""
+    """(x, y) as a tuple, plus .x2: the second domain's batch for translation data (else None), and
+    .idx: the examples' indices in the data set (for per-example state such as GLO's codes), or None."""
 
-    def __new__(cls, x, y=None, x2=None):
+    def __new__(cls, x, y=None, x2=None, idx=None):
         self = super().__new__(cls, (x, y))
-        self.x2 = x2
+        self.x2, self.idx = x2, idx
         return self
 
     @property
@@ -199,7 +200,7 @@ class BatchStream:
         x = to_float(self.x[idx])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return Batch(x, None if self.y is None else self.y[idx], x2)
+        return Batch(x, None if self.y is None else self.y[idx], x2, idx)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "pos": self.pos}

@@ -53,6 +53,9 @@ class Objective:
     def phases(self) -> list[Phase]:
         raise NotImplementedError
 
+    def attach(self, data) -> None:
+        """Called by the Trainer with the training data before training (e.g. to keep per-example state)."""
+
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Optimiser group name -> parameters (default: one group per net)."""
         return {name: list(net.parameters()) for name, net in self.nets.items()}

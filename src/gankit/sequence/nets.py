@@ -605,3 +605,69 @@ class SequenceEncoder(nn.Module):
         h = self.body(to_seq(x, self.shape).transpose(1, 2))  # (N, W, T)
         mu, logvar = self.out(h.flatten(1)).chunk(2, dim=1)  # (N, z_dim) each
         return mu, logvar.clamp(-12.0, 4.0)
+
+
+class LatentCodes(nn.Module):
+    """GLO (Bojanowski et al. 2018, "Optimizing the latent space of generative networks"): one learned
+    latent code per training example, codes(idx) -> (B, dim), trained with G by its reconstruction
+    error. The codes are SCALE x the parameter, so that Adam (whose step does not depend on the
+    gradient's scale) moves them at SCALE x G's learning rate from one optimiser."""
+
+    SCALE = 10.0
+
+    def __init__(self, n: int, dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n, dim) / self.SCALE)  # codes start as N(0, I) draws
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.SCALE * self.weight[idx]
+
+    @torch.no_grad()
+    def assign(self, idx: torch.Tensor, codes: torch.Tensor) -> None:
+        self.weight[idx] = codes / self.SCALE
+
+
+class MixtureSampler(nn.Module):
+    """G of a GLO run: z (N, dim + 1) ~ N(0, I) -> a code from a Gaussian mixture fitted to the learned
+    codes (one per class) -> body(code, y). z[:, 0] picks the component (through the normal CDF and
+    the mixture's weights), z[:, 1:] the point in it (mean + L z, L the Cholesky factor of its
+    covariance), so samples stay a deterministic function of z: fixed seeds, interpolation and
+    `gankit sample --seed` work as for any G. Until `fit` the mixture is N(0, I)."""
+
+    def __init__(self, body: nn.Module, classes: int, components: int):
+        super().__init__()
+        self.body, dim = body, body.z_dim
+        self.z_dim, self.num_classes, self.shape = dim + 1, body.num_classes, body.shape
+        C, M = max(1, classes), components
+        self.register_buffer("means", torch.zeros(C, M, dim))
+        self.register_buffer("chol", torch.eye(dim).expand(C, M, dim, dim).clone())
+        self.register_buffer("cum_weights", torch.arange(1, M + 1).float().div(M).expand(C, M).clone())
+
+    def code(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        c = torch.zeros(len(z), dtype=torch.long, device=z.device) if y is None or len(self.means) == 1 else y
+        u = 0.5 * (1.0 + torch.erf(z[:, :1] / math.sqrt(2.0)))  # (N, 1) uniform
+        m = torch.searchsorted(self.cum_weights[c], u.contiguous()).clamp(max=self.means.shape[1] - 1)[:, 0]
+        return self.means[c, m] + (self.chol[c, m] @ z[:, 1:, None])[..., 0]
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(self.code(z, y), y)
+
+    @torch.no_grad()
+    def fit(self, codes: torch.Tensor, labels: torch.Tensor | None = None, seed: int = 0) -> None:
+        """Fit each class's mixture (scikit-learn's GaussianMixture, full covariances) to its codes."""
+        from sklearn.mixture import GaussianMixture
+
+        C, M, dim = self.means.shape
+        labels = None if labels is None else labels.to(codes.device)
+        for k in range(C):
+            x = codes if C == 1 or labels is None else codes[labels == k]
+            x = x.detach().double().cpu().numpy()
+            if len(x) < 2 * M:
+                continue  # too few codes of this class seen yet: keep its mixture as it is
+            gm = GaussianMixture(M, covariance_type="full", reg_covar=1e-5, random_state=seed).fit(x)
+            order = gm.weights_.argsort()[::-1].copy()
+            dev = self.means.device
+            self.means[k] = torch.from_numpy(gm.means_[order]).float().to(dev)
+            self.chol[k] = torch.linalg.cholesky(torch.from_numpy(gm.covariances_[order])).float().to(dev)
+            cum = torch.from_numpy(gm.weights_[order].cumsum()).float().to(dev)
+            self.cum_weights[k] = cum / cum[-1]

@@ -10,6 +10,9 @@ On top of the classic family (any loss, regulariser, label conditioning, feature
 - per-clip moment matching within each class (`sequence.clip_moment_weight`),
 - a VAE-GAN reconstruction term (`sequence.recon_weight`): an encoder E, trained with G, and
   G(E(x)) ~ x in D's view,
+- GLO (`sequence.glo_weight`): a learned code per training clip, G(code) ~ clip, with a periodic
+  search of better codes among the same class's codes, and G sampling from a Gaussian mixture fitted
+  to the codes; with `sequence.adversarial_weight=0` G trains without D,
 - sample pictures and `gankit sample` output for sequences: stick-figure filmstrips and GIFs for
   motion, line plots next to real ones for series, and the raw arrays in data units (.npz).
 """
@@ -23,9 +26,10 @@ import torch
 
 from ..config import NetConfig, register_section
 from ..errors import GankitError
-from ..objectives import DataInfo
+from ..objectives import DataInfo, Phase
 from ..objectives.gan import GanObjective
 from ..registry import NETS, OBJECTIVES
+from ..training import distributed
 from ..training.stats import report
 from . import command  # noqa: F401  (registers `gankit eval-sequence`)
 from . import nets as seqnets
@@ -46,6 +50,11 @@ class SequenceConfig:
     clip_moment_weight: float = 0.0  # G loss += w * gaps of per-clip statistics' batch mean and std, per class
     recon_weight: float = 0.0  # > 0: an encoder E and G's loss += w * |G(E(x)) - x|^2 (VAE-GAN, Larsen 2016)
     kl_weight: float = 0.01  # with recon_weight: weight of KL(E(x) || N(0, I)), mean over latent dimensions
+    glo_weight: float = 0.0  # > 0: a learned code per training clip and G loss += w * |G(code) - clip|^2 (GLO)
+    glo_search_every: int = 1000  # GLO: every k steps, every training clip tries other clips' codes
+    glo_candidates: int = 4  # GLO: codes tried per clip and search (a same-class clip's code + noise)
+    glo_components: int = 32  # GLO: Gaussians per class in the mixture G samples codes from
+    adversarial_weight: float = 1.0  # weight of G's adversarial loss; 0 trains G without D (needs glo_weight)
 
 
 def moment_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -75,6 +84,21 @@ def clip_moment_loss(real: torch.Tensor, fake: torch.Tensor, labels: torch.Tenso
         std_gap = (a.std(0, unbiased=False) - b.std(0, unbiased=False)).abs().mean()
         gaps.append((a.mean(0) - b.mean(0)).abs().mean() + std_gap)
     return torch.stack(gaps).mean()
+
+
+def same_class(labels: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """For each label of `wanted` (B,), the index of a random example of that class in `labels` (N,),
+    from the global RNG (so checkpoints resume it exactly)."""
+    out = torch.empty_like(wanted)
+    for k in wanted.unique():
+        pool = torch.nonzero(labels == k).flatten()
+        rows = wanted == k
+        out[rows] = pool[torch.randint(len(pool), (int(rows.sum()),), device=pool.device)]
+    return out
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -120,7 +144,7 @@ class SequenceObjective(GanObjective):
             raise GankitError(f"sequence.d_views={sec.d_views!r}: give a comma list of {', '.join(seqnets.VIEWS)} "
                               f"(or nothing), with sequence.skeleton_view=true")
         # what D sees, where the clip statistics and the reconstruction are measured too
-        self._view, seen = (lambda x: x), tuple(info.shape)
+        self._view, seen = _identity, tuple(info.shape)
         if self.skeleton is not None and sec.skeleton_view:
             (T, F), k = info.shape, info.num_classes
             seen = (T, seqnets.SkeletonView.view_features(F, views))
@@ -143,9 +167,51 @@ class SequenceObjective(GanObjective):
                 raise GankitError("sequence.recon_weight needs sequence data (T, F); drop it for "
                                   f"{info.name or cfg.data.spec}")
             self.nets["E"] = seqnets.SequenceEncoder(cfg.net.z_dim, seen, cfg.net.d_width, cfg.net.layers)
+        self._setup_glo(cfg, info)
+
+    def _setup_glo(self, cfg, info: DataInfo) -> None:
+        sec = cfg.sequence
+        if sec.glo_weight < 0 or sec.adversarial_weight < 0:
+            raise GankitError(f"sequence.glo_weight and sequence.adversarial_weight must be >= 0, got "
+                              f"{sec.glo_weight} and {sec.adversarial_weight}")
+        if sec.glo_search_every < 0 or sec.glo_candidates < 1 or sec.glo_components < 1:
+            raise GankitError(f"sequence.glo_search_every must be >= 0 (0: no search), sequence.glo_candidates and "
+                              f"sequence.glo_components >= 1; got {sec.glo_search_every}, {sec.glo_candidates}, "
+                              f"{sec.glo_components}")
+        self.glo_weight, self.adversarial_weight = float(sec.glo_weight), float(sec.adversarial_weight)
+        if not self.adversarial_weight and not self.glo_weight:
+            raise GankitError("sequence.adversarial_weight=0 leaves G nothing to learn from; "
+                              "add sequence.glo_weight (e.g. 1) or drop adversarial_weight")
+        if not self.glo_weight:
+            return
+        if not self.sequence:
+            raise GankitError(f"sequence.glo_weight needs sequence data (T, F); drop it for {info.name or cfg.data.spec}")
+        if "size" not in info.extra:
+            raise GankitError("sequence.glo_weight needs the training set's size, which this run's data info lacks; "
+                              "start a new run")
+        if distributed.world() > 1:
+            raise GankitError("sequence.glo_weight trains on one process (its code search is not shared across "
+                              "ranks); run it without torchrun")
+        self.glo_search_every, self.glo_candidates = int(sec.glo_search_every), int(sec.glo_candidates)
+        self._glo_data = None  # (x, labels) of the training set, from attach()
+        classes = info.num_classes if self.conditional else 1
+        self.nets["C"] = seqnets.LatentCodes(int(info.extra["size"]), cfg.net.z_dim)
+        self.nets["G"] = seqnets.MixtureSampler(self.nets["G"], classes, int(sec.glo_components))
+        self.z_dim = self.nets["G"].z_dim  # G's input: the code's dimensions + one that picks the component
 
     # ------------------------------------------------------------------------------------------
     # training
+
+    @classmethod
+    def data_info(cls, data) -> DataInfo:
+        info = super().data_info(data)
+        info.extra["size"] = len(data)  # GLO keeps one code per training example
+        return info
+
+    def phases(self) -> list[Phase]:
+        if not self.adversarial_weight:
+            return [Phase("G", 1, fresh_batch=True)]  # GLO alone: no D step
+        return super().phases()
 
     def loss(self, phase: str, batch, step: int) -> torch.Tensor:
         if phase == "D":
@@ -154,16 +220,19 @@ class SequenceObjective(GanObjective):
                 with torch.backends.cudnn.flags(enabled=False):
                     return super().loss(phase, batch, step)
             return super().loss(phase, batch, step)
-        if not (self.moment_weight or self.clip_moment_weight or self.recon_weight):
+        if not (self.moment_weight or self.clip_moment_weight or self.recon_weight or self.glo_weight):
             return super().loss(phase, batch, step)
         # The G step of the classic family ("loss/G" is its adversarial part), on the same fake batch
         # that the moment term then compares with the real one.
         real, labels = batch
         y = labels if self.conditional else None
-        if self._fake is None:
+        if self._fake is None and (self.adversarial_weight or self.moment_weight or self.clip_moment_weight):
             self._fake = self.nets["G"](self._noise(real.shape[0], real.device), y)
         fake = self._fake
-        loss = super().loss(phase, batch, step)
+        loss = real.new_zeros(())
+        if self.adversarial_weight:
+            loss = self.adversarial_weight * super().loss(phase, batch, step)
+        self._fake = None
         if self.moment_weight:
             m = moment_loss(real, fake)
             report("loss/G_moment", m)
@@ -182,13 +251,93 @@ class SequenceObjective(GanObjective):
             report("loss/G_recon", recon)
             report("loss/E_kl", kl)
             loss = loss + self.recon_weight * recon + self.kl_weight * kl
+        if self.glo_weight:
+            loss = loss + self.glo_weight * self._glo_loss(batch, real, y, step)
         return loss
 
+    # ------------------------------------------------------------------------------------------
+    # GLO
+
+    def _glo_error(self, out: torch.Tensor, real: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+        """Per-clip squared error (B,) in D's view, plus in the data's own units when D's view differs
+        (the skeleton view: the judge of the metrics sees world positions)."""
+        err = (self._view(out) - seen).square().flatten(1).mean(1)
+        if self._view is not _identity:
+            err = err + (out - real).square().flatten(1).mean(1)
+        return err
+
+    def attach(self, data) -> None:
+        """GLO searches every training clip's code (see _glo_search): keep the training set."""
+        if self.glo_weight:
+            if len(data) != len(self.nets["C"].weight):
+                raise GankitError(f"the run's GLO codes are for {len(self.nets['C'].weight)} clips and its data has "
+                                  f"{len(data)}; train on the data the run started with")
+            labels = data.y if self.conditional and data.y is not None else torch.zeros(len(data), dtype=torch.long)
+            self._glo_data = (data.x, labels)
+
+    def _glo_loss(self, batch, real: torch.Tensor, y: torch.Tensor | None, step: int) -> torch.Tensor:
+        """GLO: G rebuilds each real clip of the batch from its own learned code. Every
+        glo_search_every steps (until 90% of train.steps) every training clip first tries
+        glo_candidates codes of other clips of its class and keeps the best (_glo_search). The mixture
+        G samples from is refitted to the codes at every checkpoint and at the last step."""
+        idx = getattr(batch, "idx", None)
+        if idx is None or self._glo_data is None:
+            raise GankitError("sequence.glo_weight needs the training set and the batch's example indices; "
+                              "train through gankit's Trainer")
+        C, sampler = self.nets["C"], self.nets["G"]
+        every, total = self.glo_search_every, self.cfg.train.steps
+        if every and step % every == every - 1 and step < 0.9 * total:
+            report("glo/searched", self._glo_search())
+        with torch.no_grad():
+            seen = self._view(real)
+        err = self._glo_error(sampler.body(C(idx), y), real, seen).mean()
+        report("loss/G_glo", err)
+        if (step + 1) % max(1, self.cfg.train.ckpt_every) == 0 or step + 1 == total:
+            sampler.fit(C(torch.arange(len(C.weight), device=idx.device)).detach(), self._glo_data[1],
+                        seed=self.cfg.train.seed)
+        return err
+
+    @torch.no_grad()
+    def _glo_search(self, chunk: int = 512) -> float:
+        """Every training clip tries glo_candidates codes of random clips of its class (plus noise
+        0.05) and keeps the one G rebuilds it best from: a global move that the gradient does not make
+        (it stays at a clip's wrong phase or speed). All clips are searched against the same G (a
+        search of each batch's clips as it comes scored 0.2325 against 0.216; one run each). G runs in eval mode here, so a
+        clip's error does not depend on the other candidates in its chunk (batch norm) and batch
+        norm's running statistics are left alone. Returns the share of clips that took a new code."""
+        C, body = self.nets["C"], self.nets["G"].body
+        x_all, labels = self._glo_data
+        device = C.weight.device
+        labels = labels.to(device)
+        was_training, changed = body.training, 0
+        body.eval()
+        try:
+            for i in range(0, len(labels), chunk):
+                idx = torch.arange(i, min(i + chunk, len(labels)), device=device)
+                real = x_all[i:i + len(idx)].to(device).float()
+                y = labels[idx] if self.conditional else None
+                seen = self._view(real)
+                best_code = C(idx)
+                best = self._glo_error(body(best_code, y), real, seen)
+                keep = best_code.clone()
+                for _ in range(self.glo_candidates):
+                    cand = C(same_class(labels, labels[idx]))
+                    cand = cand + 0.05 * torch.randn_like(cand)
+                    err = self._glo_error(body(cand, y), real, seen)
+                    better = err < best
+                    best, best_code = torch.where(better, err, best), torch.where(better[:, None], cand, best_code)
+                changed += int((best_code != keep).any(1).sum())
+                C.assign(idx, best_code)
+        finally:
+            body.train(was_training)
+        return changed / len(labels)
+
     def param_groups(self) -> dict:
-        """E trains with G (one optimiser), as in VAE-GAN's encoder-decoder."""
+        """E (VAE-GAN's encoder) and C (GLO's codes) train with G, from one optimiser."""
         groups = super().param_groups()
-        if "E" in groups:
-            groups["G"] = groups["G"] + groups.pop("E")
+        for name in ("E", "C"):
+            if name in groups:
+                groups["G"] = groups["G"] + groups.pop(name)
         return groups
 
     def evaluate(self, G, cfg, data, device, extractor=None, log=print) -> dict:

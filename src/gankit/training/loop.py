@@ -65,6 +65,7 @@ class Trainer:
         self.data = data if data is not None else load_data(cfg.data, sizes=sizes, log=self.log)
         info = OBJECTIVES.get(cfg.train.objective).data_info(self.data)
         self.objective = build_objective(cfg, info)
+        self.objective.attach(self.data)
         if cfg.train.sync_bn and distributed.world() > 1:
             if self.device.type != "cuda":
                 raise GankitError("train.sync_bn needs CUDA GPUs (PyTorch's SyncBatchNorm does not run on the CPU); "

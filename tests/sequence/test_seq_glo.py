@@ -1,0 +1,144 @@
+"""GLO on the sequence objective: the learned codes, the code search, the mixture G samples from,
+training without D, exact resume and the configuration errors."""
+import numpy as np
+import pytest
+import torch
+
+from gankit.data import BatchStream, load_data
+from gankit.errors import GankitError
+from gankit.model import Generator
+from gankit.sequence.nets import LatentCodes, MixtureSampler
+from gankit.sequence.objective import same_class
+from gankit.training import checkpoint as ck
+from gankit.training.loop import Trainer
+
+from test_seq_training import finite, seq_config
+
+GLO = {"sequence.glo_weight": 1.0, "sequence.adversarial_weight": 0.0, "sequence.glo_components": 2}
+
+
+class Identity(torch.nn.Module):
+    """A 'generator' that returns its code: what the mixture hands G is then visible."""
+    z_dim, num_classes, shape = 3, 2, (3,)
+
+    def forward(self, z, y=None):
+        return z
+
+
+def test_batches_carry_their_indices():
+    data = load_data(seq_config(**{"data.spec": "motion:test"}).data, None, log=lambda m: None)
+    b = BatchStream(data, 16, seed=3, device=torch.device("cpu")).next()
+    assert b.idx.shape == (16,) and len(set(b.idx.tolist())) == 16
+    assert torch.equal(b.x, data.x[b.idx].float()) and torch.equal(b.y, data.y[b.idx])
+
+
+def test_codes_scale_assign_and_same_class_picks():
+    C = LatentCodes(10, 4)
+    idx = torch.tensor([1, 5])
+    assert torch.allclose(C(idx), C.SCALE * C.weight[idx])
+    C.assign(idx, torch.ones(2, 4))
+    assert torch.allclose(C(idx), torch.ones(2, 4))
+    labels = torch.tensor([0, 1] * 5)
+    torch.manual_seed(0)
+    pick = same_class(labels, torch.tensor([0, 1, 1, 0] * 50))
+    assert torch.equal(labels[pick], torch.tensor([0, 1, 1, 0] * 50)) and len(pick.unique()) == 10
+
+
+def test_mixture_starts_as_the_prior_then_matches_the_codes_it_was_fitted_to():
+    M = MixtureSampler(Identity(), classes=2, components=2)
+    assert M.z_dim == 4
+    z = torch.randn(6, 4)
+    assert torch.allclose(M(z, torch.tensor([0, 1] * 3)), z[:, 1:])  # before fit: N(0, I)
+    g = torch.Generator().manual_seed(0)
+    # class 0: 80% around (4, 0, 0) with std 0.5, 20% around (-4, 0, 0); class 1: around (0, 10, 0), std 2
+    a = torch.randn(4000, 3, generator=g) * 0.5 + torch.tensor([4.0, 0, 0])
+    a[:800, 0] -= 8.0
+    b = torch.randn(4000, 3, generator=g) * 2.0 + torch.tensor([0, 10.0, 0])
+    M.fit(torch.cat([a, b]), torch.cat([torch.zeros(4000), torch.ones(4000)]).long())
+    z = torch.randn(20000, 4, generator=g)
+    s0, s1 = M(z, torch.zeros(20000).long()), M(z, torch.ones(20000).long())
+    assert abs((s0[:, 0] < 0).float().mean().item() - 0.2) < 0.02  # the weights pick the components
+    near = s0[s0[:, 0] > 0]
+    assert torch.allclose(near.mean(0), torch.tensor([4.0, 0, 0]), atol=0.05)
+    assert torch.allclose(near.std(0), torch.full((3,), 0.5), atol=0.03)
+    assert torch.allclose(s1.mean(0), torch.tensor([0, 10.0, 0]), atol=0.1)
+    assert torch.allclose(s1.std(0), torch.full((3,), 2.0), atol=0.1)
+    assert torch.equal(M(z[:5], torch.ones(5).long()), s1[:5])  # a function of z
+
+
+def test_glo_without_d_learns_to_rebuild_the_training_clips(tmp_path):
+    settings = {**GLO, "train.steps": 150, "train.log_every": 150, "net.g_width": 32, "train.batch_size": 32,
+                "optim.beta1": 0.9, "sequence.glo_search_every": 30, "net.name": "seq-phase", "data.limit": 128}
+    t = Trainer(seq_config(**settings), tmp_path)
+    obj, x = t.objective, t.data.x.float()
+    assert [p.name for p in obj.phases()] == ["G"] and obj.z_dim == 9
+    g_params = {id(p) for p in t.opts["G"].param_groups[0]["params"]}
+    assert id(obj.nets["C"].weight) in g_params  # codes train with G, from one optimiser
+    d_before = [p.detach().clone() for p in obj.nets["D"].parameters()]
+
+    def error() -> float:
+        with torch.no_grad():
+            return (obj.nets["G"].body(obj.nets["C"](torch.arange(len(x)))) - x).square().mean().item()
+
+    start = error()
+    s = t.run()
+    assert finite(s) and "loss/G_glo" in s["last"] and "loss/D" not in s["last"]
+    assert error() < 0.35 * start
+    assert all(torch.equal(a, b) for a, b in zip(d_before, obj.nets["D"].parameters()))  # D never trained
+    # the mixture was fitted to the final codes: its mean is theirs
+    G = obj.nets["G"]
+    w = torch.diff(G.cum_weights[0], prepend=torch.zeros(1))
+    codes = obj.nets["C"](torch.arange(len(x)))
+    assert torch.allclose((w[:, None] * G.means[0]).sum(0), codes.mean(0), atol=0.05)
+
+
+def test_code_search_only_ever_lowers_each_clips_error(tmp_path):
+    t = Trainer(seq_config(**GLO, **{"net.g_norm": "none", "data.limit": 600}), tmp_path)
+    obj = t.objective
+    x, C, body = t.data.x.float(), obj.nets["C"], obj.nets["G"].body
+    every = torch.arange(len(x))
+
+    def errors():
+        with torch.no_grad():
+            return obj._glo_error(body(C(every)), x, obj._view(x))
+
+    before = errors()
+    torch.manual_seed(0)
+    share = obj._glo_search(chunk=256)
+    after = errors()
+    assert (after <= before + 1e-6).all()  # a clip keeps its code unless another one fits it better
+    moved = after < before - 1e-6
+    assert moved.sum() >= 100 and share == pytest.approx(moved.float().mean().item(), abs=0.01)
+
+
+def test_glo_with_the_adversary_trains_both_terms(tmp_path):
+    s = Trainer(seq_config(**{**GLO, "sequence.adversarial_weight": 0.5, "train.steps": 2}), tmp_path).run()
+    assert finite(s) and {"loss/D", "loss/G", "loss/G_glo"} <= set(s["last"])
+
+
+def test_resume_with_codes_search_and_mixture_is_bit_identical(tmp_path):
+    settings = {**GLO, "train.steps": 4, "train.ckpt_every": 2, "sequence.glo_search_every": 1,
+                "sequence.moment_weight": 1.0, "data.limit": 48}
+    Trainer(seq_config(**settings), tmp_path / "full").run()
+    Trainer(seq_config(**{**settings, "train.steps": 2}), tmp_path / "part").run()
+    Trainer.resume(tmp_path / "part", steps=4).run()
+    a, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "full"))
+    b, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "part"))
+    assert {"nets.C.weight", "nets.G.means", "nets.G.chol"} <= a.keys() and a.keys() == b.keys()
+    assert a["nets.G.means"].abs().sum() > 0  # fitted
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    g = Generator.load(tmp_path / "full", device="cpu")
+    x = g.sample(3, seed=0)
+    assert x.shape == (3, 24, 5) and torch.equal(x, g.sample(3, seed=0))
+
+
+def test_glo_settings_errors(tmp_path):
+    with pytest.raises(GankitError, match="adversarial_weight=0 leaves G nothing to learn"):
+        Trainer(seq_config(**{"sequence.adversarial_weight": 0.0}), tmp_path / "a")
+    with pytest.raises(GankitError, match="sequence.glo_weight and sequence.adversarial_weight must be >= 0"):
+        Trainer(seq_config(**{"sequence.glo_weight": -1.0}), tmp_path / "b")
+    with pytest.raises(GankitError, match="sequence.glo_candidates"):
+        Trainer(seq_config(**{**GLO, "sequence.glo_candidates": 0}), tmp_path / "c")
+    with pytest.raises(GankitError, match="sequence.glo_weight needs sequence data"):
+        Trainer(seq_config(**{**GLO, "data.spec": "ring8", "net.name": "mlp"}), tmp_path / "d")
