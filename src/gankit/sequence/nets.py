@@ -659,14 +659,14 @@ class MixtureSampler(nn.Module):
 
         C, M, dim = self.means.shape
         labels = None if labels is None else labels.to(codes.device)
+        dev = self.means.device
         for k in range(C):
             x = codes if C == 1 or labels is None else codes[labels == k]
             x = x.detach().double().cpu().numpy()
             if len(x) < 2 * M:
-                continue  # too few codes of this class seen yet: keep its mixture as it is
+                continue  # too few codes of this class for M components: keep its mixture as it is
             gm = GaussianMixture(M, covariance_type="full", reg_covar=1e-5, random_state=seed).fit(x)
             order = gm.weights_.argsort()[::-1].copy()
-            dev = self.means.device
             self.means[k] = torch.from_numpy(gm.means_[order]).float().to(dev)
             self.chol[k] = torch.linalg.cholesky(torch.from_numpy(gm.covariances_[order])).float().to(dev)
             cum = torch.from_numpy(gm.weights_[order].cumsum()).float().to(dev)

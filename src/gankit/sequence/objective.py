@@ -186,9 +186,6 @@ class SequenceObjective(GanObjective):
             return
         if not self.sequence:
             raise GankitError(f"sequence.glo_weight needs sequence data (T, F); drop it for {info.name or cfg.data.spec}")
-        if "size" not in info.extra:
-            raise GankitError("sequence.glo_weight needs the training set's size, which this run's data info lacks; "
-                              "start a new run")
         if distributed.world() > 1:
             raise GankitError("sequence.glo_weight trains on one process (its code search is not shared across "
                               "ranks); run it without torchrun")
@@ -302,9 +299,9 @@ class SequenceObjective(GanObjective):
         """Every training clip tries glo_candidates codes of random clips of its class (plus noise
         0.05) and keeps the one G rebuilds it best from: a global move that the gradient does not make
         (it stays at a clip's wrong phase or speed). All clips are searched against the same G (a
-        search of each batch's clips as it comes scored 0.2325 against 0.216; one run each). G runs in eval mode here, so a
-        clip's error does not depend on the other candidates in its chunk (batch norm) and batch
-        norm's running statistics are left alone. Returns the share of clips that took a new code."""
+        search of each batch's clips as it comes scored 0.2325 against 0.216; one run each). G runs
+        in eval mode here, so a clip's error does not depend on the other candidates in its chunk
+        (batch norm) and batch norm's running statistics are left alone. Returns the share of clips that took a new code."""
         C, body = self.nets["C"], self.nets["G"].body
         x_all, labels = self._glo_data
         device = C.weight.device
