@@ -7,7 +7,8 @@ import torch
 from gankit.data import BatchStream, load_data
 from gankit.errors import GankitError
 from gankit.model import Generator
-from gankit.sequence.nets import LatentCodes, MixtureSampler
+from gankit.sequence import skeleton as sk
+from gankit.sequence.nets import LatentCodes, MixtureSampler, ResidualBody, SkeletonHead
 from gankit.sequence.objective import same_class
 from gankit.training import checkpoint as ck
 from gankit.training.loop import Trainer
@@ -118,19 +119,107 @@ def test_glo_with_the_adversary_trains_both_terms(tmp_path):
 
 def test_resume_with_codes_search_and_mixture_is_bit_identical(tmp_path):
     settings = {**GLO, "train.steps": 4, "train.ckpt_every": 2, "sequence.glo_search_every": 1,
-                "sequence.moment_weight": 1.0, "data.limit": 48}
+                "sequence.moment_weight": 1.0, "data.limit": 48, "sequence.glo_residual": 2,
+                "sequence.glo_residual_start": 0.0}
     Trainer(seq_config(**settings), tmp_path / "full").run()
     Trainer(seq_config(**{**settings, "train.steps": 2}), tmp_path / "part").run()
     Trainer.resume(tmp_path / "part", steps=4).run()
     a, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "full"))
     b, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "part"))
-    assert {"nets.C.weight", "nets.G.means", "nets.G.chol"} <= a.keys() and a.keys() == b.keys()
-    assert a["nets.G.means"].abs().sum() > 0  # fitted
+    assert {"nets.C.weight", "nets.G.means", "nets.G.chol", "nets.G.res_chol"} <= a.keys() and a.keys() == b.keys()
+    assert a["nets.G.means"].abs().sum() > 0 and a["nets.G.res_mean"].abs().sum() > 0  # fitted
     for k in a:
         assert torch.equal(a[k], b[k]), k
     g = Generator.load(tmp_path / "full", device="cpu")
     x = g.sample(3, seed=0)
     assert x.shape == (3, 24, 5) and torch.equal(x, g.sample(3, seed=0))
+
+
+class Flat(torch.nn.Module):
+    """A body that ignores its code: (T, F) zeros, so a residual's offset is all there is to see."""
+    z_dim, num_classes, shape = 2, 0, (16, 3)
+
+    def forward(self, z, y=None):
+        return z.new_zeros(len(z), *self.shape) + 0 * z.sum()
+
+
+def test_residual_is_a_slow_cosine_series_linear_in_its_code():
+    R = ResidualBody(Flat(), terms=3)
+    assert R.code_dim == 2 and R.z_dim == 2 + 3 * 3
+    z = torch.zeros(4, R.z_dim)
+    assert torch.equal(R(z), torch.zeros(4, 16, 3))
+    z[0, 2 + 1 * 3 + 0] = 1.0  # feature 1, the constant term: GAIN on every step of that feature only
+    z[1, 2 + 2 * 3 + 2] = 2.0  # feature 2, cos(2 pi (t + 1/2) / T): one full cycle over the clip
+    out = R(z)
+    assert torch.allclose(out[0, :, 1], torch.full((16,), R.GAIN)) and out[0, :, [0, 2]].abs().max() == 0
+    t = torch.arange(16) + 0.5
+    assert torch.allclose(out[1, :, 2], 2 * R.GAIN * torch.cos(2 * torch.pi * t / 16), atol=1e-7)
+    a, b = torch.randn(2, R.z_dim), torch.randn(2, R.z_dim)
+    assert torch.allclose(R(a + b), R(a) + R(b), atol=1e-7)  # linear (the body here is 0)
+    # a residual's frame-to-frame change is small next to its size: the offset is smooth in time
+    w = R(torch.randn(500, R.z_dim))
+    assert (w.diff(dim=1).abs().mean() < 0.25 * w.abs().mean()).item()
+
+
+def test_residual_behind_a_skeleton_head_keeps_bone_lengths_exact():
+    from gankit.registry import NETS
+    from gankit.config import NetConfig
+    from gankit.sequence.metrics import bone_metrics
+
+    torch.manual_seed(0)
+    info = sk.skeleton_info()
+    body, _ = NETS.get("seq-phase")(NetConfig(name="seq-phase", z_dim=8, g_width=8, d_width=8), (12, 51), 0)
+    mid, half = np.full(51, 0.3), np.full(51, 2.0)
+    G = SkeletonHead(ResidualBody(body, 4), info, mid, half, root="planted")
+    assert G.code_dim == 8 and G.z_dim == 8 + 51 * 4 and G.facing.in_features == 8
+    z = torch.randn(6, G.z_dim)
+    z0 = torch.cat([z[:, :8], torch.zeros(6, 51 * 4)], 1)
+    p = G(z).detach().double().numpy() * half + mid
+    assert bone_metrics(p, info)["bone_error"] < 1e-5
+    moved = (G(z) - G(z0)).abs().mean().item()
+    assert 1e-3 < moved < 0.1  # the residual moves the pose a little, never the bone lengths
+
+
+def test_mixture_draws_the_residual_from_its_codes_gaussian():
+    R = ResidualBody(Flat(), terms=1)  # code 2 + residual 3
+    M = MixtureSampler(R, classes=2, components=1)
+    assert M.code_dim == 2 and M.z_dim == 1 + 2 + 3
+    g = torch.Generator().manual_seed(0)
+    cov = torch.tensor([[1.0, 0.8, 0.0], [0.8, 1.0, 0.0], [0.0, 0.0, 0.25]])
+    r = torch.randn(6000, 3, generator=g) @ torch.linalg.cholesky(cov).T
+    r[3000:] += torch.tensor([2.0, 0.0, -1.0])  # class 1's residuals sit elsewhere
+    codes = torch.cat([torch.randn(6000, 2, generator=g), r], 1)
+    labels = torch.cat([torch.zeros(3000), torch.ones(3000)]).long()
+    M.fit(codes, labels)
+    z = torch.randn(20000, M.z_dim, generator=g)
+    s0, s1 = M.code(z, torch.zeros(20000).long())[:, 2:], M.code(z, torch.ones(20000).long())[:, 2:]
+    assert torch.allclose(torch.cov(s0.T), cov, atol=0.06)
+    assert torch.allclose(s1.mean(0), torch.tensor([2.0, 0.0, -1.0]), atol=0.06)
+    assert torch.allclose(s0.mean(0), torch.zeros(3), atol=0.06)
+
+
+def test_residual_codes_join_at_their_start_and_stay_out_of_the_search(tmp_path):
+    settings = {**GLO, "sequence.glo_residual": 2, "sequence.glo_residual_start": 0.5, "train.steps": 6,
+                "train.ckpt_every": 3, "train.log_every": 1, "data.limit": 64, "net.name": "seq-phase"}
+    t = Trainer(seq_config(**settings), tmp_path / "a")
+    C, d = t.objective.nets["C"], t.objective.nets["G"].code_dim
+    assert d == 8 and C.weight.shape == (64, 8 + 5 * 2) and C.weight[:, d:].abs().max() == 0
+    torch.manual_seed(1)
+    C.weight.data[:, d:] = torch.randn(64, 10)
+    own = C.weight[:, d:].clone()
+    t.objective.attach(t.data)
+    assert t.objective._glo_search() > 0
+    assert torch.allclose(C.weight[:, d:], own, rtol=1e-6, atol=0)  # the search swaps codes, each clip keeps its residual
+    C.weight.data[:, d:] = 0.0
+    s = t.run()
+    assert finite(s) and "glo/residual_rms" in s["last"]
+    half, _ = ck.load_checkpoint(tmp_path / "a" / "checkpoints" / "step-0000003.safetensors")
+    assert half["nets.C.weight"][:, d:].abs().max() == 0  # steps 0-2 of 6: no gradient before the start
+    assert C.weight[:, d:].abs().max() > 0  # then they train
+    G = t.objective.nets["G"]
+    mean = C(torch.arange(64))[:, d:].mean(0).detach()
+    # fitted at the last step, to the codes before that step's update: near their mean, far from 0
+    assert (G.res_mean[0] - mean).abs().max() < 0.5 * mean.abs().max()
 
 
 def test_glo_settings_errors(tmp_path):
@@ -142,3 +231,7 @@ def test_glo_settings_errors(tmp_path):
         Trainer(seq_config(**{**GLO, "sequence.glo_candidates": 0}), tmp_path / "c")
     with pytest.raises(GankitError, match="sequence.glo_weight needs sequence data"):
         Trainer(seq_config(**{**GLO, "data.spec": "ring8", "net.name": "mlp"}), tmp_path / "d")
+    with pytest.raises(GankitError, match="glo_residual is a part of GLO's codes"):
+        Trainer(seq_config(**{"sequence.glo_residual": 4}), tmp_path / "e")
+    with pytest.raises(GankitError, match="glo_residual_start in"):
+        Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_start": 2.0}), tmp_path / "f")

@@ -481,7 +481,8 @@ class SkeletonHead(nn.Module):
         self.up = int(skeleton.get("up", 1))
         self.leaf = min(set(range(J)) - set(self.parents))  # rotations: the end joint whose outputs place the root
         self.register_buffer("offsets", offsets, persistent=False)
-        self.facing = nn.Linear(body.z_dim, 2)  # z -> (cos, sin) of the clip's yaw about the up axis
+        self.code_dim = getattr(body, "code_dim", body.z_dim)  # a residual body's r is not the code
+        self.facing = nn.Linear(self.code_dim, 2)  # code -> (cos, sin) of the clip's yaw about the up axis
         lengths = offsets.norm(dim=1)
         self.register_buffer("lengths", lengths, persistent=False)  # (J,)
         self.register_buffer("rest", offsets / lengths.clamp_min(1e-8)[:, None], persistent=False)  # (J, 3)
@@ -496,7 +497,7 @@ class SkeletonHead(nn.Module):
         raw = self.body(z, y)  # (N, T, J * 3) in [-1, 1]
         n, T = raw.shape[:2]
         raw = raw.view(n, T, -1, 3)
-        f = self.facing(z)
+        f = self.facing(z[:, : self.code_dim])
         f = f / f.norm(dim=1, keepdim=True).clamp_min(1e-6)  # (N, 2) unit vector
         if self.pose == "rotations":
             p, root_out = self._kinematics(raw), raw[:, :, self.leaf]  # (N, T, J, 3) body frame, (N, T, 3)
@@ -615,9 +616,12 @@ class LatentCodes(nn.Module):
 
     SCALE = 10.0
 
-    def __init__(self, n: int, dim: int):
+    def __init__(self, n: int, dim: int, zero_tail: int = 0):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(n, dim) / self.SCALE)  # codes start as N(0, I) draws
+        w = torch.randn(n, dim) / self.SCALE  # codes start as N(0, I) draws
+        if zero_tail:
+            w[:, dim - zero_tail:] = 0.0  # a residual (ResidualBody's r) starts at nothing
+        self.weight = nn.Parameter(w)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return self.SCALE * self.weight[idx]
@@ -627,27 +631,67 @@ class LatentCodes(nn.Module):
         self.weight[idx] = codes / self.SCALE
 
 
+class ResidualBody(nn.Module):
+    """A G body plus a smooth residual: z = [code (body.z_dim), r (F * terms)] -> body(code, y) +
+    GAIN * sum_k r[f, k] cos(pi k (t + 1/2) / T) per output feature f. The residual is linear in r and
+    slow (the first `terms` cosines of the clip's DCT), so a Gaussian r gives smooth Gaussian
+    variation of the body's output: GLO's per-clip detail that a small code cannot hold (a motion
+    clip's joint-angle noise). Behind a skeleton head it moves the head's directions or rotations, so
+    bone lengths stay exact. `code_dim` tells the wrappers (facing, mixture) which part is the code."""
+
+    GAIN = 0.02  # output units per unit of r: a residual code of O(1) moves the output by a few hundredths
+
+    def __init__(self, body: nn.Module, terms: int, shape: tuple | None = None):
+        super().__init__()
+        self.body, self.terms = body, int(terms)
+        self.shape = tuple(getattr(body, "shape", None) or shape)  # the MLP G keeps no shape of its own
+        self.num_classes, self.code_dim = getattr(body, "num_classes", 0), body.z_dim
+        self.T, self.F = seq_dims(body.shape)
+        self.z_dim = self.code_dim + self.F * self.terms
+        t = torch.arange(self.T, dtype=torch.float32) + 0.5
+        k = torch.arange(self.terms, dtype=torch.float32)
+        self.register_buffer("basis", torch.cos(math.pi * k[:, None] * t[None, :] / self.T), persistent=False)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.body(z[:, : self.code_dim], y)
+        r = z[:, self.code_dim:].reshape(len(z), self.F, self.terms)
+        offset = self.GAIN * (r @ self.basis).transpose(1, 2)  # (N, T, F)
+        return out + from_seq(offset, self.shape)
+
+
 class MixtureSampler(nn.Module):
     """G of a GLO run: z (N, dim + 1) ~ N(0, I) -> a code from a Gaussian mixture fitted to the learned
     codes (one per class) -> body(code, y). z[:, 0] picks the component (through the normal CDF and
     the mixture's weights), z[:, 1:] the point in it (mean + L z, L the Cholesky factor of its
     covariance), so samples stay a deterministic function of z: fixed seeds, interpolation and
-    `gankit sample --seed` work as for any G. Until `fit` the mixture is N(0, I)."""
+    `gankit sample --seed` work as for any G. Until `fit` the mixture is N(0, I).
+
+    A body with a residual (`ResidualBody`, found as `code_dim` < z_dim) takes [code, r]: the mixture
+    gives the code and one Gaussian per class (full covariance) gives r, from z's last entries."""
 
     def __init__(self, body: nn.Module, classes: int, components: int):
         super().__init__()
-        self.body, dim = body, body.z_dim
-        self.z_dim, self.num_classes, self.shape = dim + 1, body.num_classes, body.shape
+        self.body = body
+        dim = self.code_dim = getattr(body, "code_dim", body.z_dim)
+        res = body.z_dim - dim
+        self.z_dim, self.num_classes, self.shape = body.z_dim + 1, body.num_classes, body.shape
         C, M = max(1, classes), components
         self.register_buffer("means", torch.zeros(C, M, dim))
         self.register_buffer("chol", torch.eye(dim).expand(C, M, dim, dim).clone())
         self.register_buffer("cum_weights", torch.arange(1, M + 1).float().div(M).expand(C, M).clone())
+        if res:
+            self.register_buffer("res_mean", torch.zeros(C, res))
+            self.register_buffer("res_chol", torch.eye(res).expand(C, res, res).clone())
 
     def code(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         c = torch.zeros(len(z), dtype=torch.long, device=z.device) if y is None or len(self.means) == 1 else y
         u = 0.5 * (1.0 + torch.erf(z[:, :1] / math.sqrt(2.0)))  # (N, 1) uniform
         m = torch.searchsorted(self.cum_weights[c], u.contiguous()).clamp(max=self.means.shape[1] - 1)[:, 0]
-        return self.means[c, m] + (self.chol[c, m] @ z[:, 1:, None])[..., 0]
+        d = self.code_dim
+        code = self.means[c, m] + (self.chol[c, m] @ z[:, 1:d + 1, None])[..., 0]
+        if d + 1 == z.shape[1]:
+            return code
+        return torch.cat([code, self.res_mean[c] + (self.res_chol[c] @ z[:, d + 1:, None])[..., 0]], 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.body(self.code(z, y), y)
@@ -662,7 +706,12 @@ class MixtureSampler(nn.Module):
         dev = self.means.device
         for k in range(C):
             x = codes if C == 1 or labels is None else codes[labels == k]
-            x = x.detach().double().cpu().numpy()
+            x = x.detach().double().cpu()
+            x, r = x[:, :dim].numpy(), x[:, dim:]
+            if r.shape[1] and len(r) > 1:  # the residual: one Gaussian, the codes' mean and covariance
+                cov = torch.cov(r.T) + 1e-6 * torch.eye(r.shape[1], dtype=r.dtype)
+                self.res_mean[k] = r.mean(0).float().to(dev)
+                self.res_chol[k] = torch.linalg.cholesky(cov).float().to(dev)
             if len(x) < 2 * M:
                 continue  # too few codes of this class for M components: keep its mixture as it is
             gm = GaussianMixture(M, covariance_type="full", reg_covar=1e-5, random_state=seed).fit(x)

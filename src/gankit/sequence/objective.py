@@ -12,7 +12,8 @@ On top of the classic family (any loss, regulariser, label conditioning, feature
   G(E(x)) ~ x in D's view,
 - GLO (`sequence.glo_weight`): a learned code per training clip, G(code) ~ clip, with a periodic
   search of better codes among the same class's codes, and G sampling from a Gaussian mixture fitted
-  to the codes; with `sequence.adversarial_weight=0` G trains without D,
+  to the codes; optionally a smooth residual per clip beside its code (`sequence.glo_residual`),
+  sampled from a Gaussian; with `sequence.adversarial_weight=0` G trains without D,
 - sample pictures and `gankit sample` output for sequences: stick-figure filmstrips and GIFs for
   motion, line plots next to real ones for series, and the raw arrays in data units (.npz).
 """
@@ -54,6 +55,9 @@ class SequenceConfig:
     glo_search_every: int = 1000  # GLO: every k steps, every training clip tries other clips' codes
     glo_candidates: int = 4  # GLO: codes tried per clip and search (a same-class clip's code + noise)
     glo_components: int = 32  # GLO: Gaussians per class in the mixture G samples codes from
+    glo_residual: int = 0  # GLO: > 0 adds a smooth residual per clip (this many slow cosines per output feature)
+    glo_residual_weight: float = 0.0  # GLO: G loss += w * mean(r^2) over the residual codes
+    glo_residual_start: float = 0.5  # GLO: the residual codes join at this share of train.steps (0 at once)
     adversarial_weight: float = 1.0  # weight of G's adversarial loss; 0 trains G without D (needs glo_weight)
 
 
@@ -133,6 +137,14 @@ class SequenceObjective(GanObjective):
         super().__init__(cfg, info)
         self.moment_weight = float(sec.moment_weight)
         self.skeleton = info.extra.get("skeleton") if self.sequence else None
+        if sec.glo_residual < 0 or not 0 <= sec.glo_residual_start <= 1 or sec.glo_residual_weight < 0:
+            raise GankitError(f"sequence.glo_residual (terms) and glo_residual_weight must be >= 0 and "
+                              f"glo_residual_start in [0, 1]; got {sec.glo_residual}, {sec.glo_residual_weight}, "
+                              f"{sec.glo_residual_start}")
+        if sec.glo_residual and not sec.glo_weight:
+            raise GankitError("sequence.glo_residual is a part of GLO's codes; add sequence.glo_weight (e.g. 1)")
+        if sec.glo_residual and self.sequence:  # inside the skeleton head: the residual moves its outputs
+            self.nets["G"] = seqnets.ResidualBody(self.nets["G"], sec.glo_residual, tuple(info.shape))
         if self.skeleton is not None and sec.skeleton_head:
             body = self.nets["G"]
             if not hasattr(body, "shape"):
@@ -190,10 +202,14 @@ class SequenceObjective(GanObjective):
             raise GankitError("sequence.glo_weight trains on one process (its code search is not shared across "
                               "ranks); run it without torchrun")
         self.glo_search_every, self.glo_candidates = int(sec.glo_search_every), int(sec.glo_candidates)
+        self.glo_residual_weight = float(sec.glo_residual_weight)
+        self.glo_residual_from = int(sec.glo_residual_start * cfg.train.steps)
         self._glo_data = None  # (x, labels) of the training set, from attach()
         classes = info.num_classes if self.conditional else 1
-        self.nets["C"] = seqnets.LatentCodes(int(info.extra["size"]), cfg.net.z_dim)
-        self.nets["G"] = seqnets.MixtureSampler(self.nets["G"], classes, int(sec.glo_components))
+        body = self.nets["G"]
+        res = body.z_dim - getattr(body, "code_dim", body.z_dim)  # the residual's share of a code
+        self.nets["C"] = seqnets.LatentCodes(int(info.extra["size"]), body.z_dim, zero_tail=res)
+        self.nets["G"] = seqnets.MixtureSampler(body, classes, int(sec.glo_components))
         self.z_dim = self.nets["G"].z_dim  # G's input: the code's dimensions + one that picks the component
 
     # ------------------------------------------------------------------------------------------
@@ -273,7 +289,8 @@ class SequenceObjective(GanObjective):
             self._glo_data = (data.x, labels)
 
     def _glo_loss(self, batch, real: torch.Tensor, y: torch.Tensor | None, step: int) -> torch.Tensor:
-        """GLO: G rebuilds each real clip of the batch from its own learned code. Every
+        """GLO: G rebuilds each real clip of the batch from its own learned code (and, from
+    glo_residual_start on, its residual: see seqnets.ResidualBody). Every
         glo_search_every steps (until 90% of train.steps) every training clip first tries
         glo_candidates codes of other clips of its class and keeps the best (_glo_search). The mixture
         G samples from is refitted to the codes at every checkpoint and at the last step."""
@@ -287,8 +304,15 @@ class SequenceObjective(GanObjective):
             report("glo/searched", self._glo_search())
         with torch.no_grad():
             seen = self._view(real)
-        err = self._glo_error(sampler.body(C(idx), y), real, seen).mean()
+        code, d = C(idx), sampler.code_dim
+        if d < code.shape[1] and step < self.glo_residual_from:
+            code = torch.cat([code[:, :d], torch.zeros_like(code[:, d:])], 1)  # the residual has not joined yet
+        err = self._glo_error(sampler.body(code, y), real, seen).mean()
         report("loss/G_glo", err)
+        if d < code.shape[1] and step >= self.glo_residual_from:
+            r2 = code[:, d:].square().mean()
+            report("glo/residual_rms", r2.detach().sqrt())
+            err = err + self.glo_residual_weight * r2
         if (step + 1) % max(1, self.cfg.train.ckpt_every) == 0 or step + 1 == total:
             sampler.fit(C(torch.arange(len(C.weight), device=idx.device)).detach(), self._glo_data[1],
                         seed=self.cfg.train.seed)
@@ -302,7 +326,7 @@ class SequenceObjective(GanObjective):
         search of each batch's clips as it comes scored 0.2325 against 0.216; one run each). G runs
         in eval mode here, so a clip's error does not depend on the other candidates in its chunk
         (batch norm) and batch norm's running statistics are left alone. Returns the share of clips that took a new code."""
-        C, body = self.nets["C"], self.nets["G"].body
+        C, body, d = self.nets["C"], self.nets["G"].body, self.nets["G"].code_dim
         x_all, labels = self._glo_data
         device = C.weight.device
         labels = labels.to(device)
@@ -318,8 +342,8 @@ class SequenceObjective(GanObjective):
                 best = self._glo_error(body(best_code, y), real, seen)
                 keep = best_code.clone()
                 for _ in range(self.glo_candidates):
-                    cand = C(same_class(labels, labels[idx]))
-                    cand = cand + 0.05 * torch.randn_like(cand)
+                    cand = C(same_class(labels, labels[idx]))[:, :d]
+                    cand = torch.cat([cand + 0.05 * torch.randn_like(cand), best_code[:, d:]], 1)  # own residual
                     err = self._glo_error(body(cand, y), real, seen)
                     better = err < best
                     best, best_code = torch.where(better, err, best), torch.where(better[:, None], cand, best_code)
