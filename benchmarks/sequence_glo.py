@@ -12,7 +12,9 @@ score's judge (judge seeds 0..repeats-1, mean) to tell --n of them from real cli
 - rebuilt: training clips from their own code and residual (what G can draw at best: its floor),
 - other residual: a clip's own code with a random same-class clip's residual (are the two independent,
   as the sampler assumes?),
+- Gaussian residual: a clip's own code with a residual drawn from the run's per-class Gaussian,
 - no residual: a clip's own code alone,
+- sampled code, other residual: the mixture's codes with real residuals of random same-class clips,
 - sampled code, no residual: the mixture's codes alone,
 - sampled (the run's G): the mixture's codes with Gaussian residuals, as `gankit sample` draws.
 
@@ -42,7 +44,9 @@ def inputs(sampler, codes: torch.Tensor, labels: torch.Tensor, n: int, seed: int
     none = torch.zeros(n, codes.shape[1] - d)
     drawn = sampler.code(torch.randn(n, sampler.z_dim, generator=g), y)
     rows = {"rebuilt": (codes[own], own), "other residual": (torch.cat([codes[own, :d], codes[other, d:]], 1), None),
+            "Gaussian residual": (torch.cat([codes[own, :d], drawn[:, d:]], 1), None),
             "no residual": (torch.cat([codes[own, :d], none], 1), None),
+            "sampled code, other residual": (torch.cat([drawn[:, :d], codes[other, d:]], 1), None),
             "sampled code, no residual": (torch.cat([drawn[:, :d], none], 1), None),
             "sampled (the run's G)": (drawn, None)}
     if codes.shape[1] == d:  # a run without a residual: only the rows that differ
@@ -79,6 +83,9 @@ def main(argv=None) -> int:
         C, sampler = obj.nets["C"], g.net
         C.weight.data.copy_(tensors["nets.C.weight"])
         data = obj.load_reference()
+        if len(data) != len(C.weight):
+            sys.exit(f"sequence_glo: {run} keeps codes for {len(C.weight)} clips and its data set has {len(data)}; "
+                     f"measure a run trained without data.limit")
         labels = data.y if obj.conditional else torch.zeros(len(data), dtype=torch.long)
         real = data.x[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:a.n]].float()
         with torch.no_grad():

@@ -290,7 +290,7 @@ class SequenceObjective(GanObjective):
 
     def _glo_loss(self, batch, real: torch.Tensor, y: torch.Tensor | None, step: int) -> torch.Tensor:
         """GLO: G rebuilds each real clip of the batch from its own learned code (and, from
-    glo_residual_start on, its residual: see seqnets.ResidualBody). Every
+        glo_residual_start on, its residual: see seqnets.ResidualBody). Every
         glo_search_every steps (until 90% of train.steps) every training clip first tries
         glo_candidates codes of other clips of its class and keeps the best (_glo_search). The mixture
         G samples from is refitted to the codes at every checkpoint and at the last step."""
