@@ -235,3 +235,16 @@ def test_glo_settings_errors(tmp_path):
         Trainer(seq_config(**{"sequence.glo_residual": 4}), tmp_path / "e")
     with pytest.raises(GankitError, match="glo_residual_start in"):
         Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_start": 2.0}), tmp_path / "f")
+
+
+@pytest.mark.parametrize("residual", [0, 2])
+def test_glo_runs_with_the_mlp_generator_which_keeps_no_shape(tmp_path, residual):
+    settings = {**GLO, "net.name": "mlp", "sequence.glo_residual": residual, "sequence.glo_residual_start": 0.0,
+                "train.steps": 2, "train.ckpt_every": 2, "data.limit": 32}
+    t = Trainer(seq_config(**settings), tmp_path)
+    body = t.objective.nets["G"].body
+    assert not hasattr(body.body if residual else body, "shape")  # the case under test: the MLP G has none
+    s = t.run()
+    assert finite(s)
+    x = Generator.load(tmp_path, device="cpu").sample(3, seed=0)
+    assert x.shape == (3, 24, 5)

@@ -646,7 +646,7 @@ class ResidualBody(nn.Module):
         self.body, self.terms = body, int(terms)
         self.shape = tuple(getattr(body, "shape", None) or shape)  # the MLP G keeps no shape of its own
         self.num_classes, self.code_dim = getattr(body, "num_classes", 0), body.z_dim
-        self.T, self.F = seq_dims(body.shape)
+        self.T, self.F = seq_dims(self.shape)
         self.z_dim = self.code_dim + self.F * self.terms
         t = torch.arange(self.T, dtype=torch.float32) + 0.5
         k = torch.arange(self.terms, dtype=torch.float32)
@@ -669,12 +669,13 @@ class MixtureSampler(nn.Module):
     A body with a residual (`ResidualBody`, found as `code_dim` < z_dim) takes [code, r]: the mixture
     gives the code and one Gaussian per class (full covariance) gives r, from z's last entries."""
 
-    def __init__(self, body: nn.Module, classes: int, components: int):
+    def __init__(self, body: nn.Module, classes: int, components: int, shape: tuple | None = None):
         super().__init__()
         self.body = body
         dim = self.code_dim = getattr(body, "code_dim", body.z_dim)
         res = body.z_dim - dim
-        self.z_dim, self.num_classes, self.shape = body.z_dim + 1, body.num_classes, body.shape
+        self.z_dim, self.num_classes = body.z_dim + 1, body.num_classes
+        self.shape = tuple(getattr(body, "shape", None) or shape)  # the MLP G keeps no shape of its own
         C, M = max(1, classes), components
         self.register_buffer("means", torch.zeros(C, M, dim))
         self.register_buffer("chol", torch.eye(dim).expand(C, M, dim, dim).clone())

@@ -209,7 +209,7 @@ class SequenceObjective(GanObjective):
         body = self.nets["G"]
         res = body.z_dim - getattr(body, "code_dim", body.z_dim)  # the residual's share of a code
         self.nets["C"] = seqnets.LatentCodes(int(info.extra["size"]), body.z_dim, zero_tail=res)
-        self.nets["G"] = seqnets.MixtureSampler(body, classes, int(sec.glo_components))
+        self.nets["G"] = seqnets.MixtureSampler(body, classes, int(sec.glo_components), tuple(info.shape))
         self.z_dim = self.nets["G"].z_dim  # G's input: the code's dimensions + one that picks the component
 
     # ------------------------------------------------------------------------------------------
@@ -305,11 +305,12 @@ class SequenceObjective(GanObjective):
         with torch.no_grad():
             seen = self._view(real)
         code, d = C(idx), sampler.code_dim
-        if d < code.shape[1] and step < self.glo_residual_from:
+        residual = d < code.shape[1]
+        if residual and step < self.glo_residual_from:
             code = torch.cat([code[:, :d], torch.zeros_like(code[:, d:])], 1)  # the residual has not joined yet
         err = self._glo_error(sampler.body(code, y), real, seen).mean()
         report("loss/G_glo", err)
-        if d < code.shape[1] and step >= self.glo_residual_from:
+        if residual and step >= self.glo_residual_from:
             r2 = code[:, d:].square().mean()
             report("glo/residual_rms", r2.detach().sqrt())
             err = err + self.glo_residual_weight * r2
