@@ -5,18 +5,19 @@
 
 A GLO run (docs/sequence.md) keeps one learned code per training clip (and, with
 sequence.glo_residual, a smooth residual beside it) and samples from a per-class Gaussian mixture
-fitted to the codes (and one Gaussian per class fitted to the residuals). Each row below feeds the
+fitted to the codes (and residuals from its residual sampler, sequence.glo_residual_sampler: one
+Gaussian per class, or a random real clip's residual). Each row below feeds the
 run's sampling generator (the EMA net where there is one) other inputs, and asks the discriminative
 score's judge (judge seeds 0..repeats-1, mean) to tell --n of them from real clips:
 
 - rebuilt: training clips from their own code and residual (what G can draw at best: its floor),
 - other residual: a clip's own code with a random same-class clip's residual (are the two independent,
   as the sampler assumes?),
-- Gaussian residual: a clip's own code with a residual drawn from the run's per-class Gaussian,
+- drawn residual: a clip's own code with a residual drawn by the run's residual sampler,
 - no residual: a clip's own code alone,
 - sampled code, other residual: the mixture's codes with real residuals of random same-class clips,
 - sampled code, no residual: the mixture's codes alone,
-- sampled (the run's G): the mixture's codes with Gaussian residuals, as `gankit sample` draws.
+- sampled (the run's G): the mixture's codes with drawn residuals, as `gankit sample` draws.
 
 The error column is the rebuilt clips' mean squared error against the clips (normalised units).
 """
@@ -44,7 +45,7 @@ def inputs(sampler, codes: torch.Tensor, labels: torch.Tensor, n: int, seed: int
     none = torch.zeros(n, codes.shape[1] - d)
     drawn = sampler.code(torch.randn(n, sampler.z_dim, generator=g), y)
     rows = {"rebuilt": (codes[own], own), "other residual": (torch.cat([codes[own, :d], codes[other, d:]], 1), None),
-            "Gaussian residual": (torch.cat([codes[own, :d], drawn[:, d:]], 1), None),
+            "drawn residual": (torch.cat([codes[own, :d], drawn[:, d:]], 1), None),
             "no residual": (torch.cat([codes[own, :d], none], 1), None),
             "sampled code, other residual": (torch.cat([drawn[:, :d], codes[other, d:]], 1), None),
             "sampled code, no residual": (torch.cat([drawn[:, :d], none], 1), None),

@@ -198,6 +198,50 @@ def test_mixture_draws_the_residual_from_its_codes_gaussian():
     assert torch.allclose(s0.mean(0), torch.zeros(3), atol=0.06)
 
 
+def test_bootstrap_draws_each_residual_from_a_real_clip_of_its_class():
+    R = ResidualBody(Flat(), terms=1)  # code 2 + residual 3
+    M = MixtureSampler(R, classes=2, components=1, residuals="bootstrap", size=40)
+    z = torch.randn(500, M.z_dim, generator=torch.Generator().manual_seed(0))
+    assert M.code(z, torch.zeros(500).long())[:, 2:].abs().max() == 0  # before fit: no residual
+    g = torch.Generator().manual_seed(1)
+    codes, labels = torch.randn(30, 5, generator=g), torch.arange(30) % 3 % 2  # class 0: 20 clips, class 1: 10
+    M.fit(codes, labels)
+    z = torch.randn(20000, M.z_dim, generator=g)
+    for k in (0, 1):
+        r = M.code(z, torch.full((20000,), k))[:, 2:]
+        own = codes[labels == k, 2:]
+        hit = (r[:, None, :] == own[None]).all(-1)  # (draws, clips of class k): which clip each draw is
+        assert torch.equal(hit.sum(1), torch.ones(20000, dtype=torch.long))  # every draw is exactly one real clip
+        share = hit.float().mean(0)
+        assert torch.allclose(share, torch.full_like(share, 1 / len(own)), atol=0.25 / len(own))  # uniformly
+    assert torch.equal(M.code(z[:7], torch.ones(7).long()), M.code(z[:7], torch.ones(7).long()))  # a function of z
+    with pytest.raises(GankitError, match="residual bank holds 40 clips and was fitted with 50"):
+        M.fit(torch.randn(50, 5), torch.zeros(50).long())
+
+
+def test_the_residual_sampler_leaves_training_alone_and_travels_in_the_checkpoint(tmp_path):
+    """G's sampler is refitted from the codes and never feeds the GLO loss: with the same seed,
+    gaussian and bootstrap runs learn the same codes and body bit for bit; only what G draws differs."""
+    settings = {**GLO, "train.steps": 4, "train.ckpt_every": 2, "sequence.glo_search_every": 2,
+                "data.limit": 48, "sequence.glo_residual": 2, "sequence.glo_residual_start": 0.0}
+    Trainer(seq_config(**settings), tmp_path / "g").run()
+    Trainer(seq_config(**{**settings, "sequence.glo_residual_sampler": "bootstrap"}), tmp_path / "b").run()
+    a, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "g"))
+    b, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "b"))
+    assert "nets.G.res_bank" in b and "nets.G.res_chol" not in b
+    shared = [k for k in a if k in b and not k.startswith(("nets.G.res", "ema.res"))]
+    assert "nets.C.weight" in shared and "nets.G.means" in shared
+    for k in shared:
+        assert torch.equal(a[k], b[k]), k
+    g = Generator.load(tmp_path / "b", device="cpu")
+    d, bank = g.net.code_dim, g.net.res_bank  # the residual codes at the last step's fit
+    assert torch.equal(bank, b["nets.G.res_bank"]) and torch.equal(g.net.res_offsets, torch.tensor([0, 48]))
+    z = torch.randn(64, g.net.z_dim, generator=torch.Generator().manual_seed(0))
+    r = g.net.code(z, torch.zeros(64).long())[:, d:]
+    assert r.abs().max() > 0 and (r[:, None] == bank[None]).all(-1).any(1).all()  # each drawn is a clip's
+    assert g.sample(3, seed=0).shape == (3, 24, 5)
+
+
 def test_residual_codes_join_at_their_start_and_stay_out_of_the_search(tmp_path):
     settings = {**GLO, "sequence.glo_residual": 2, "sequence.glo_residual_start": 0.5, "train.steps": 6,
                 "train.ckpt_every": 3, "train.log_every": 1, "data.limit": 64, "net.name": "seq-phase"}
@@ -233,6 +277,9 @@ def test_glo_settings_errors(tmp_path):
         Trainer(seq_config(**{**GLO, "data.spec": "ring8", "net.name": "mlp"}), tmp_path / "d")
     with pytest.raises(GankitError, match="glo_residual is a part of GLO's codes"):
         Trainer(seq_config(**{"sequence.glo_residual": 4}), tmp_path / "e")
+    with pytest.raises(GankitError, match="sequence.glo_residual_sampler must be one of gaussian, bootstrap"):
+        Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_sampler": "knn"}),
+                tmp_path / "g")
     with pytest.raises(GankitError, match="glo_residual_start in"):
         Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_start": 2.0}), tmp_path / "f")
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..errors import GankitError
 from ..nets.blocks import DiscriminatorHead, check_labels, norm1d
 from ..registry import NETS
 
@@ -667,9 +668,16 @@ class MixtureSampler(nn.Module):
     `gankit sample --seed` work as for any G. Until `fit` the mixture is N(0, I).
 
     A body with a residual (`ResidualBody`, found as `code_dim` < z_dim) takes [code, r]: the mixture
-    gives the code and one Gaussian per class (full covariance) gives r, from z's last entries."""
+    gives the code, and r comes from z's last entries, by `residuals`:
+    - "gaussian": one Gaussian per class (full covariance, the residual codes' mean and covariance);
+    - "bootstrap": a training clip's own residual, of a clip of the class picked by z's first residual
+      entry (through the normal CDF; the other residual entries are unused). `fit` keeps the residual
+      codes (`size` of them at most) sorted by class, so G carries them in its checkpoint."""
 
-    def __init__(self, body: nn.Module, classes: int, components: int, shape: tuple | None = None):
+    RESIDUALS = ("gaussian", "bootstrap")
+
+    def __init__(self, body: nn.Module, classes: int, components: int, shape: tuple | None = None,
+                 residuals: str = "gaussian", size: int = 0):
         super().__init__()
         self.body = body
         dim = self.code_dim = getattr(body, "code_dim", body.z_dim)
@@ -680,9 +688,15 @@ class MixtureSampler(nn.Module):
         self.register_buffer("means", torch.zeros(C, M, dim))
         self.register_buffer("chol", torch.eye(dim).expand(C, M, dim, dim).clone())
         self.register_buffer("cum_weights", torch.arange(1, M + 1).float().div(M).expand(C, M).clone())
-        if res:
+        if residuals not in self.RESIDUALS:
+            raise GankitError(f"the residual sampler must be one of {', '.join(self.RESIDUALS)}, got {residuals!r}")
+        self.residuals = residuals if res else "gaussian"
+        if res and self.residuals == "gaussian":
             self.register_buffer("res_mean", torch.zeros(C, res))
             self.register_buffer("res_chol", torch.eye(res).expand(C, res, res).clone())
+        elif res:  # class k's residuals are res_bank[res_offsets[k]:res_offsets[k + 1]]; none before fit (r = 0)
+            self.register_buffer("res_bank", torch.zeros(max(1, size), res))
+            self.register_buffer("res_offsets", torch.zeros(C + 1, dtype=torch.long))
 
     def code(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         c = torch.zeros(len(z), dtype=torch.long, device=z.device) if y is None or len(self.means) == 1 else y
@@ -692,28 +706,37 @@ class MixtureSampler(nn.Module):
         code = self.means[c, m] + (self.chol[c, m] @ z[:, 1:d + 1, None])[..., 0]
         if d + 1 == z.shape[1]:
             return code
-        return torch.cat([code, self.res_mean[c] + (self.res_chol[c] @ z[:, d + 1:, None])[..., 0]], 1)
+        if self.residuals == "gaussian":
+            return torch.cat([code, self.res_mean[c] + (self.res_chol[c] @ z[:, d + 1:, None])[..., 0]], 1)
+        lo, n = self.res_offsets[c], self.res_offsets[c + 1] - self.res_offsets[c]
+        u = 0.5 * (1.0 + torch.erf(z[:, d + 1] / math.sqrt(2.0)))
+        i = lo + torch.minimum((u * n).long(), (n - 1).clamp(min=0))
+        r = self.res_bank[i] * (n > 0)[:, None]  # a class with no clips (or no fit yet): no residual
+        return torch.cat([code, r], 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.body(self.code(z, y), y)
 
     @torch.no_grad()
-    def fit(self, codes: torch.Tensor, labels: torch.Tensor | None = None, seed: int = 0) -> None:
-        """Fit each class's mixture (scikit-learn's GaussianMixture, full covariances) to its codes."""
+    def fit(self, codes: torch.Tensor, labels: torch.Tensor | None = None, seed: int = 0, mixture: bool = True) -> None:
+        """Fit each class's mixture (scikit-learn's GaussianMixture, full covariances) to its codes, and
+        the residual sampler to their residuals (with mixture=False, the residual sampler alone)."""
         from sklearn.mixture import GaussianMixture
 
         C, M, dim = self.means.shape
         labels = None if labels is None else labels.to(codes.device)
         dev = self.means.device
+        if self.residuals == "bootstrap":
+            self._fit_bank(codes[:, dim:], labels)
         for k in range(C):
             x = codes if C == 1 or labels is None else codes[labels == k]
             x = x.detach().double().cpu()
             x, r = x[:, :dim].numpy(), x[:, dim:]
-            if r.shape[1] and len(r) > 1:  # the residual: one Gaussian, the codes' mean and covariance
+            if r.shape[1] and len(r) > 1 and self.residuals == "gaussian":  # one Gaussian: mean and covariance
                 cov = torch.cov(r.T) + 1e-6 * torch.eye(r.shape[1], dtype=r.dtype)
                 self.res_mean[k] = r.mean(0).float().to(dev)
                 self.res_chol[k] = torch.linalg.cholesky(cov).float().to(dev)
-            if len(x) < 2 * M:
+            if not mixture or len(x) < 2 * M:
                 continue  # too few codes of this class for M components: keep its mixture as it is
             gm = GaussianMixture(M, covariance_type="full", reg_covar=1e-5, random_state=seed).fit(x)
             order = gm.weights_.argsort()[::-1].copy()
@@ -721,3 +744,16 @@ class MixtureSampler(nn.Module):
             self.chol[k] = torch.linalg.cholesky(torch.from_numpy(gm.covariances_[order])).float().to(dev)
             cum = torch.from_numpy(gm.weights_[order].cumsum()).float().to(dev)
             self.cum_weights[k] = cum / cum[-1]
+
+    def _fit_bank(self, r: torch.Tensor, labels: torch.Tensor | None) -> None:
+        """Keep the residual codes r (N, res), sorted by class, as the bootstrap's bank."""
+        C = len(self.res_offsets) - 1
+        if len(r) > len(self.res_bank):
+            raise GankitError(f"the residual bank holds {len(self.res_bank)} clips and was fitted with {len(r)}; "
+                              f"fit it with the training set the run was built for")
+        k = torch.zeros(len(r), dtype=torch.long, device=r.device) if C == 1 or labels is None else labels
+        order = torch.argsort(k, stable=True)
+        self.res_bank.zero_()
+        self.res_bank[:len(r)] = r[order].detach().to(self.res_bank)
+        counts = torch.bincount(k.cpu(), minlength=C)[:C]
+        self.res_offsets.copy_(torch.cat([counts.new_zeros(1), counts.cumsum(0)]))

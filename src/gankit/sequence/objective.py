@@ -58,6 +58,7 @@ class SequenceConfig:
     glo_residual: int = 0  # GLO: > 0 adds a smooth residual per clip (this many slow cosines per output feature)
     glo_residual_weight: float = 0.0  # GLO: G loss += w * mean(r^2) over the residual codes
     glo_residual_start: float = 0.5  # GLO: the residual codes join at this share of train.steps (0 at once)
+    glo_residual_sampler: str = "gaussian"  # GLO: G draws residuals from a "gaussian" per class or "bootstrap"s real ones
     adversarial_weight: float = 1.0  # weight of G's adversarial loss; 0 trains G without D (needs glo_weight)
 
 
@@ -141,6 +142,9 @@ class SequenceObjective(GanObjective):
             raise GankitError(f"sequence.glo_residual (terms) and glo_residual_weight must be >= 0 and "
                               f"glo_residual_start in [0, 1]; got {sec.glo_residual}, {sec.glo_residual_weight}, "
                               f"{sec.glo_residual_start}")
+        if sec.glo_residual_sampler not in seqnets.MixtureSampler.RESIDUALS:
+            raise GankitError(f"sequence.glo_residual_sampler must be one of "
+                              f"{', '.join(seqnets.MixtureSampler.RESIDUALS)}, got {sec.glo_residual_sampler!r}")
         if sec.glo_residual and not sec.glo_weight:
             raise GankitError("sequence.glo_residual is a part of GLO's codes; add sequence.glo_weight (e.g. 1)")
         if sec.glo_residual and self.sequence:  # inside the skeleton head: the residual moves its outputs
@@ -209,7 +213,8 @@ class SequenceObjective(GanObjective):
         body = self.nets["G"]
         res = body.z_dim - getattr(body, "code_dim", body.z_dim)  # the residual's share of a code
         self.nets["C"] = seqnets.LatentCodes(int(info.extra["size"]), body.z_dim, zero_tail=res)
-        self.nets["G"] = seqnets.MixtureSampler(body, classes, int(sec.glo_components), tuple(info.shape))
+        self.nets["G"] = seqnets.MixtureSampler(body, classes, int(sec.glo_components), tuple(info.shape),
+                                                residuals=sec.glo_residual_sampler, size=int(info.extra["size"]))
         self.z_dim = self.nets["G"].z_dim  # G's input: the code's dimensions + one that picks the component
 
     # ------------------------------------------------------------------------------------------
