@@ -100,6 +100,12 @@ class TrainConfig:
     eval_ref: str | None = None  # reference spec (default: the training data's test split, if it has one)
     eval_extractor: str | None = None  # inception | domain (default: inception for images)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm)
+    restarts: int = 1  # > 1: train this many starts (seeds seed, seed + 1000, ...) for restart_steps each, then
+    #                    go on from the one with the lowest restart_by (GLO's code search can settle badly)
+    restart_steps: int = 0  # steps of each start (0 < restart_steps < steps when restarts > 1)
+    restart_by: str = ""  # the logged value that picks the start, e.g. loss/G_glo ("": the objective's own)
+    restart_below: float = 0.0  # > 0: go on from the first start whose restart_by is at or below this (no more
+    #                             starts); none: the lowest. 0: train every start and keep the lowest
 
 
 # Settings of one GAN family (e.g. pix2pix's L1 weight) live in a section of their own that the
@@ -354,6 +360,13 @@ def validate(cfg: RunConfig) -> None:
         raise GankitError(f"optim.decay_start must be in [0, 1], got {cfg.optim.decay_start}")
     if cfg.optim.lr_g <= 0 or cfg.optim.lr_d <= 0:
         raise GankitError("optim.lr_g and optim.lr_d must be positive")
+    t = cfg.train
+    if t.restarts < 1 or (t.restarts > 1 and not 0 < t.restart_steps < t.steps):
+        raise GankitError(f"train.restarts must be >= 1, and with more than 1 start train.restart_steps must be in "
+                          f"(0, train.steps = {t.steps}); got restarts={t.restarts}, restart_steps={t.restart_steps} "
+                          f"(a short run: add train.restarts=1)")
+    if t.restart_below < 0:
+        raise GankitError(f"train.restart_below must be >= 0 (0: keep the lowest of all starts), got {t.restart_below}")
     if not 0.0 <= cfg.net.dropout < 1.0:
         raise GankitError(f"net.dropout must be in [0, 1), got {cfg.net.dropout}")
     from .augment import parse_policies

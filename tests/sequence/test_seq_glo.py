@@ -295,3 +295,14 @@ def test_glo_runs_with_the_mlp_generator_which_keeps_no_shape(tmp_path, residual
     assert finite(s)
     x = Generator.load(tmp_path, device="cpu").sample(3, seed=0)
     assert x.shape == (3, 24, 5)
+
+
+def test_glo_restarts_pick_their_start_by_the_rebuild_error(tmp_path):
+    """GLO names its own value for train.restarts: the reconstruction error (no restart_by needed)."""
+    import json
+
+    settings = {**GLO, "train.steps": 4, "train.restarts": 2, "train.restart_steps": 2, "data.limit": 64}
+    s = Trainer(seq_config(**settings), tmp_path).run()
+    record = json.loads((tmp_path / "starts.json").read_text())
+    values = [r["loss/G_glo"] for r in record["starts"]]
+    assert s["step"] == 4 and record["by"] == "loss/G_glo" and record["chosen"] == values.index(min(values))

@@ -203,9 +203,11 @@ class BatchStream:
         return Batch(x, None if self.y is None else self.y[idx], x2, idx)
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "pos": self.pos}
+        return {"seed": self.seed, "epoch": self.epoch, "pos": self.pos}
 
     def load_state_dict(self, state: dict) -> None:
+        # the seed travels too: a run that goes on from a start of train.restarts keeps that start's order
+        self.seed = int(state.get("seed", self.seed))
         self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
         self._perm = self._permutation(self.epoch)
 

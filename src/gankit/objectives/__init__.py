@@ -45,6 +45,7 @@ class Objective:
     """Base class. Subclasses build `self.nets` and implement `phases` and `loss`."""
 
     ema_net = "G"  # the net whose EMA is kept and used for sampling
+    restart_key: str | None = None  # the logged value train.restarts picks a start by, where one means quality
 
     def __init__(self, cfg, info: DataInfo):
         self.cfg, self.info = cfg, info

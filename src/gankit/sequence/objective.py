@@ -206,6 +206,7 @@ class SequenceObjective(GanObjective):
             raise GankitError("sequence.glo_weight trains on one process (its code search is not shared across "
                               "ranks); run it without torchrun")
         self.glo_search_every, self.glo_candidates = int(sec.glo_search_every), int(sec.glo_candidates)
+        self.restart_key = "loss/G_glo"  # train.restarts keeps the start that rebuilds its clips best
         self.glo_residual_weight = float(sec.glo_residual_weight)
         self.glo_residual_from = int(sec.glo_residual_start * cfg.train.steps)
         self._glo_data = None  # (x, labels) of the training set, from attach()

@@ -173,7 +173,7 @@ class Trainer:
         return path
 
     @classmethod
-    def resume(cls, run_dir: Path, steps: int | None = None, overrides: dict | None = None, log=print):
+    def resume(cls, run_dir: Path, steps: int | None = None, overrides: dict | None = None, log=print, data=None):
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise GankitError(f"cannot resume: {run_dir} is not a directory")
@@ -187,7 +187,7 @@ class Trainer:
             cfg.train.steps = steps
         for k, v in (overrides or {}).items():
             setattr(cfg.train, k, v)
-        trainer = cls(cfg, run_dir, log=log)
+        trainer = cls(cfg, run_dir, log=log, data=data)
         trainer.load_state(tensors, meta)
         log(f"resuming {run_dir} from step {trainer.step} ({path.name}) to step {cfg.train.steps}")
         return trainer
@@ -263,28 +263,36 @@ class Trainer:
         return self.objective.save_samples(out, self.run_dir / "samples" / name, self.data,
                                            title=f"{self.data.name} step {self.step}")
 
-    def run(self) -> dict:
+    def run(self, until: int | None = None) -> dict:
+        """Train to train.steps (or stop at step `until`: a start of train.restarts)."""
         from tqdm.auto import tqdm
 
         cfg = self.cfg.train
+        stop = cfg.steps if until is None else min(until, cfg.steps)
         if self.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             ck.atomic_write_text(self.run_dir / "config.json", self.cfg.to_json())
         metrics_path = self.run_dir / "metrics.jsonl"
-        writer = self._tensorboard() if self.main else None
         handlers = self._install_signals()
         if self.step == 0:
             self.save()  # step 0: a known-good state to roll back to (every rank decides alike)
+        if self.step == 0 and cfg.restarts > 1:
+            try:
+                self._pick_start()  # each start installs (and restores) its own signal handlers
+            except BaseException:
+                self._restore_signals(handlers)
+                raise
+        writer = self._tensorboard() if self.main else None
         bar = tqdm(total=cfg.steps, initial=self.step, disable=not (cfg.progress and self.main), dynamic_ncols=True,
                    mininterval=1.0, desc="train", unit="step")
         t_mark, img_mark, start_step, last_values = time.perf_counter(), self.images, self.step, {}
         try:
             with Collector() as stats, open(metrics_path if self.main else os.devnull, "a") as metrics_file:
-                while self.step < cfg.steps and not self._should_stop():
+                while self.step < stop and not self._should_stop():
                     try:
                         self._train_step()
                         bar.update(1)
-                        at_ckpt = self.step % cfg.ckpt_every == 0 or self.step == cfg.steps
+                        at_ckpt = self.step % cfg.ckpt_every == 0 or self.step == stop
                         if self.step % cfg.log_every == 0 or at_ckpt:
                             values = stats.flush()
                             now = time.perf_counter()
@@ -334,6 +342,57 @@ class Trainer:
             if writer is not None:
                 writer.close()
         return self._finish(start_step, last_values)
+
+    def _pick_start(self) -> None:
+        """train.restarts: train starts k = 0, 1, ... (seed + 1000 k) for train.restart_steps each, in
+        RUN/starts/k (ordinary run directories: an interrupted start resumes there), and go on from
+        the one with the lowest restart_by in its last logged window, or (train.restart_below > 0)
+        from the first one at or below restart_below, training no more starts: a good first start
+        then costs nothing. The run continues the chosen start exactly; RUN/starts.json records
+        every start's value and the choice."""
+        cfg = self.cfg.train
+        if distributed.world() > 1:
+            raise GankitError("train.restarts trains its starts on one process; run it without torchrun")
+        key = cfg.restart_by or self.objective.restart_key
+        if not key:
+            raise GankitError(f"train.restarts needs train.restart_by, the logged value that picks a start (the "
+                              f"{cfg.objective} objective names none, e.g. loss/G_glo for sequence GLO)")
+        starts = []
+        for k in range(cfg.restarts):
+            d = self.run_dir / "starts" / str(k)
+            if ck.latest_checkpoint(d) is not None:
+                t = Trainer.resume(d, log=self.log, data=self.data)
+            else:
+                sub = RunConfig.from_dict(self.cfg.to_dict())
+                sub.train.seed, sub.train.restarts = cfg.seed + 1000 * k, 1
+                t = Trainer(sub, d, log=self.log, data=self.data)
+            self.log(f"restarts: start {k + 1}/{cfg.restarts} (seed {t.cfg.train.seed}) to step {cfg.restart_steps}")
+            s = t.run(until=cfg.restart_steps)
+            if s["interrupted"]:
+                self._stop_signal = s["interrupted"]
+                return
+            logged = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
+            last = [r for r in logged if r.get("kind") == "train" and r["step"] <= cfg.restart_steps]
+            if not last or key not in last[-1]:
+                raise GankitError(f"train.restart_by={key!r} is not a logged value of this run; pick one of: "
+                                  f"{', '.join(k for k in (last[-1] if last else {}) if '/' in k)}")
+            v = float(last[-1][key])
+            starts.append({"start": k, "seed": t.cfg.train.seed, key: v if math.isfinite(v) else None,
+                           "seconds": t.elapsed, "dir": str(d)})
+            if starts[-1][key] is not None and starts[-1][key] <= cfg.restart_below:
+                break
+        best = min(starts, key=lambda r: (r[key] is None, r[key] if r[key] is not None else 0.0))
+        d = Path(best["dir"])
+        tensors, meta = ck.load_checkpoint(ck.latest_checkpoint(d))
+        self.load_state(tensors, meta)
+        if self.main:
+            ck.atomic_write_text(self.run_dir / "metrics.jsonl", (d / "metrics.jsonl").read_text())  # one curve
+            ck.atomic_write_text(self.run_dir / "starts.json", json.dumps(
+                {"by": key, "steps": cfg.restart_steps, "below": cfg.restart_below, "chosen": best["start"],
+                 "starts": starts}, indent=2))
+        self.log(f"restarts: going on from start {best['start'] + 1} (seed {best['seed']}), the lowest {key}: "
+                 + ", ".join(f"{r[key]:.4g}" if r[key] is not None else "nan" for r in starts))
+        self.save()  # a resume from here on goes on from the chosen start, with no new starts
 
     def run_eval(self, metrics_file, writer) -> dict | None:
         """Evaluate the sampler net (rank 0), log the numbers, and keep checkpoints/best.safetensors."""
