@@ -375,7 +375,7 @@ class Trainer:
             last = [r for r in logged if r.get("kind") == "train" and r["step"] <= cfg.restart_steps]
             if not last or key not in last[-1]:
                 raise GankitError(f"train.restart_by={key!r} is not a logged value of this run; pick one of: "
-                                  f"{', '.join(k for k in (last[-1] if last else {}) if '/' in k)}")
+                                  f"{', '.join(name for name in (last[-1] if last else {}) if '/' in name)}")
             v = float(last[-1][key])
             starts.append({"start": k, "seed": t.cfg.train.seed, key: v if math.isfinite(v) else None,
                            "seconds": t.elapsed, "dir": str(d)})
@@ -383,7 +383,7 @@ class Trainer:
                 break
         best = min(starts, key=lambda r: (r[key] is None, r[key] if r[key] is not None else 0.0))
         d = Path(best["dir"])
-        tensors, meta = ck.load_checkpoint(ck.latest_checkpoint(d))
+        tensors, meta = ck.load_checkpoint(ck.checkpoint_path(d, cfg.restart_steps))  # written at its last step
         self.load_state(tensors, meta)
         if self.main:
             ck.atomic_write_text(self.run_dir / "metrics.jsonl", (d / "metrics.jsonl").read_text())  # one curve
