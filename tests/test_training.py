@@ -369,3 +369,9 @@ def test_restart_below_keeps_the_first_good_enough_start_and_trains_no_more(tmp_
     Trainer(tiny_config(**{**RESTARTS, "train.restart_below": values[k]}), tmp_path / "bar").run()
     record = json.loads((tmp_path / "bar" / "starts.json").read_text())
     assert record["chosen"] == k and len(record["starts"]) == k + 1
+    # a bar no start meets: every start trains, the lowest wins, and the log says the bar was missed
+    said = []
+    Trainer(tiny_config(**{**RESTARTS, "train.restart_below": min(values) / 2}), tmp_path / "none", log=said.append).run()
+    record = json.loads((tmp_path / "none" / "starts.json").read_text())
+    assert record["chosen"] == values.index(min(values)) and len(record["starts"]) == 3
+    assert any("none reached train.restart_below" in m for m in said)

@@ -390,8 +390,10 @@ class Trainer:
             ck.atomic_write_text(self.run_dir / "starts.json", json.dumps(
                 {"by": key, "steps": cfg.restart_steps, "below": cfg.restart_below, "chosen": best["start"],
                  "starts": starts}, indent=2))
+        missed = (f"; none reached train.restart_below={cfg.restart_below:g} (more starts: raise train.restarts)"
+                  if cfg.restart_below and not (best[key] is not None and best[key] <= cfg.restart_below) else "")
         self.log(f"restarts: going on from start {best['start'] + 1} (seed {best['seed']}), the lowest {key}: "
-                 + ", ".join(f"{r[key]:.4g}" if r[key] is not None else "nan" for r in starts))
+                 + ", ".join(f"{r[key]:.4g}" if r[key] is not None else "nan" for r in starts) + missed)
         self.save()  # a resume from here on goes on from the chosen start, with no new starts
 
     def run_eval(self, metrics_file, writer) -> dict | None:
