@@ -353,6 +353,14 @@ def test_restarts_settings_errors(tmp_path):
         Trainer(tiny_config(**{**RESTARTS, "train.restart_by": "loss/nope"}), tmp_path / "b").run()
 
 
+def test_restart_below_0_trains_every_start_even_when_the_value_is_negative(tmp_path):
+    """A WGAN critic's loss is below 0: with no bar set (restart_below = 0) every start still trains."""
+    Trainer(tiny_config(**{**RESTARTS, "loss.name": "wgan"}), tmp_path).run()
+    record = json.loads((tmp_path / "starts.json").read_text())
+    values = [r["loss/D"] for r in record["starts"]]
+    assert len(values) == 3 and min(values) <= 0 and record["chosen"] == values.index(min(values))
+
+
 def test_restart_below_keeps_the_first_good_enough_start_and_trains_no_more(tmp_path):
     Trainer(tiny_config(**RESTARTS), tmp_path / "all").run()
     values = _start_values(tmp_path / "all", "loss/D", 3)

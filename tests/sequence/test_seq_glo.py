@@ -1,5 +1,7 @@
 """GLO on the sequence objective: the learned codes, the code search, the mixture G samples from,
 training without D, exact resume and the configuration errors."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -299,8 +301,6 @@ def test_glo_runs_with_the_mlp_generator_which_keeps_no_shape(tmp_path, residual
 
 def test_glo_restarts_pick_their_start_by_the_rebuild_error(tmp_path):
     """GLO names its own value for train.restarts: the reconstruction error (no restart_by needed)."""
-    import json
-
     settings = {**GLO, "train.steps": 4, "train.restarts": 2, "train.restart_steps": 2, "data.limit": 64}
     s = Trainer(seq_config(**settings), tmp_path).run()
     record = json.loads((tmp_path / "starts.json").read_text())

@@ -357,6 +357,9 @@ class Trainer:
         if not key:
             raise GankitError(f"train.restarts needs train.restart_by, the logged value that picks a start (the "
                               f"{cfg.objective} objective names none, e.g. loss/G_glo for sequence GLO)")
+        def good_enough(r: dict) -> bool:  # restart_below = 0 sets no bar (a loss may well be <= 0)
+            return cfg.restart_below > 0 and r[key] is not None and r[key] <= cfg.restart_below
+
         starts = []
         for k in range(cfg.restarts):
             d = self.run_dir / "starts" / str(k)
@@ -379,7 +382,7 @@ class Trainer:
             v = float(last[-1][key])
             starts.append({"start": k, "seed": t.cfg.train.seed, key: v if math.isfinite(v) else None,
                            "seconds": t.elapsed, "dir": str(d)})
-            if starts[-1][key] is not None and starts[-1][key] <= cfg.restart_below:
+            if good_enough(starts[-1]):
                 break
         best = min(starts, key=lambda r: (r[key] is None, r[key] if r[key] is not None else 0.0))
         d = Path(best["dir"])
@@ -391,7 +394,7 @@ class Trainer:
                 {"by": key, "steps": cfg.restart_steps, "below": cfg.restart_below, "chosen": best["start"],
                  "starts": starts}, indent=2))
         missed = (f"; none reached train.restart_below={cfg.restart_below:g} (more starts: raise train.restarts)"
-                  if cfg.restart_below and not (best[key] is not None and best[key] <= cfg.restart_below) else "")
+                  if cfg.restart_below > 0 and not good_enough(best) else "")
         self.log(f"restarts: going on from start {best['start'] + 1} (seed {best['seed']}), the lowest {key}: "
                  + ", ".join(f"{r[key]:.4g}" if r[key] is not None else "nan" for r in starts) + missed)
         self.save()  # a resume from here on goes on from the chosen start, with no new starts
