@@ -8,7 +8,8 @@ every training clip this prints w over the clip's dominant frequency (the peak o
 of its root-relative joint positions, Hann window, 8x zero padding), per action: 1 means the clock
 ticks once per cycle (a stride, for walk and run); 2 means twice (once per step), and then its first
 harmonic cannot draw what differs between the left and the right step. The clock is at most
-2 x PhaseGenerator.base (0.8 rad/frame); `at cap` is the share of clips within 1% of it.
+net.clock_max (by default 2 x PhaseGenerator.base, 0.8 rad/frame); `at cap` is the share of clips
+within 1% of it.
 """
 from __future__ import annotations
 
@@ -47,16 +48,16 @@ def clocks(run: str):
     codes = tensors["nets.C.weight"] * LatentCodes.SCALE  # (N, code + residual)
     data = obj.load_reference()
     seen = {}
-    hook = pg.code.register_forward_hook(lambda m, i, out: seen.__setitem__("h", out))
+    hook = pg.register_forward_hook(lambda m, args, out: seen.__setitem__("args", args))
     w = []
     with torch.no_grad():
         for i in range(0, len(codes), 512):
             y = data.y[i:i + 512] if obj.conditional else None
             body(codes[i:i + 512], y)
-            w.append(pg.base * 2 * torch.sigmoid(seen["h"][:, 0]))
+            w.append(pg.clock(*seen["args"])[0][:, 0])
     hook.remove()
     labels = data.y.numpy() if obj.conditional else np.zeros(len(codes), dtype=int)
-    return torch.cat(w).numpy(), data, labels, 2 * pg.base, obj
+    return torch.cat(w).numpy(), data, labels, pg.clock_max, obj
 
 
 def main(argv=None) -> int:

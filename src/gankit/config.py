@@ -47,6 +47,8 @@ class NetConfig:
     conditional: bool = False  # label-conditional G and D (needs labelled data)
     d_cond: str = "projection"  # how D sees the label: projection | concat
     minibatch_disc: int = 0  # Salimans 2016 minibatch discrimination kernels in D (0 = off)
+    clock_max: float = 0.0  # seq-phase: the fastest clock, radians per step (0: twice the start rate, 0.8)
+    clock_from_z: bool = False  # seq-phase: z's first two entries are the clock and the start phase (GLO starts each clip's clock at its own rate)
 
 
 @dataclass

@@ -306,3 +306,26 @@ def test_glo_restarts_pick_their_start_by_the_rebuild_error(tmp_path):
     record = json.loads((tmp_path / "starts.json").read_text())
     values = [r["loss/G_glo"] for r in record["starts"]]
     assert s["step"] == 4 and record["by"] == "loss/G_glo" and record["chosen"] == values.index(min(values))
+
+
+def test_direct_clock_codes_start_at_each_clips_own_rate_and_resume_keeps_them(tmp_path):
+    """net.clock_from_z: a GLO run's codes start with each clip's clock at the clip's dominant frequency
+    (cycle_rate of what D sees), without touching the rest of the code; a resumed run keeps its trained codes."""
+    from gankit.sequence.nets import PhaseGenerator, cycle_rate
+
+    settings = {**GLO, "net.name": "seq-phase", "net.clock_from_z": True, "data.spec": "motion:test",
+                "data.limit": 64, "sequence.skeleton_view": True, "sequence.root": "planted",
+                "train.steps": 2, "train.ckpt_every": 1}
+    t = Trainer(seq_config(**settings), tmp_path)
+    obj, x = t.objective, t.data.x.float()
+    pg = next(m for m in obj.nets["G"].modules() if isinstance(m, PhaseGenerator))
+    codes = obj.nets["C"](torch.arange(len(x)))
+    w = pg.clock(codes[:, :pg.z_dim], t.data.y if obj.conditional else None)[0][:, 0]
+    want = cycle_rate(obj._view(x)).clamp(0.02 * pg.clock_max, 0.98 * pg.clock_max)
+    assert torch.allclose(w, want, rtol=1e-4) and want.std() > 0.05  # each clip its own, not one rate
+    assert codes[:, 1:].std() > 0.5  # the phase and the rest are the codes' N(0, I) start
+    t.run()
+    trained = obj.nets["C"].weight.detach().clone()
+    assert not torch.equal(trained[:, 0] * LatentCodes.SCALE, pg.clock_code(want))  # the codes trained
+    resumed = Trainer.resume(tmp_path, steps=2)
+    assert torch.equal(resumed.objective.nets["C"].weight, trained)

@@ -10,6 +10,7 @@ from safetensors.torch import load, save
 from torch.testing import assert_close
 
 from gankit.config import NetConfig
+from gankit.errors import GankitError
 from gankit.registry import NETS
 from gankit.sequence import skeleton as sk
 from gankit.sequence.nets import SkeletonHead, from_seq, to_seq
@@ -173,21 +174,31 @@ def test_skeleton_view_feeds_d_the_pose_relative_to_the_root():
     assert not torch.allclose(moved[:, :, 0], seen[:, :, 0])
 
 
-def test_phase_generator_follows_its_clock():
+@pytest.mark.parametrize("clock_max", [0.0, 3.0])
+def test_phase_generator_follows_its_clock(clock_max):
     """seq-phase: the per-step input is a function of the phase, so a clip generated with the frequency
-    and phase fixed repeats itself one period later (here a period of 8 steps)."""
+    and phase fixed repeats itself one period later (here a period of 8 steps). A zero clock output is
+    the start rate `base`, whatever the cap."""
     from gankit.sequence.nets import PhaseGenerator
 
     torch.manual_seed(0)
-    G = PhaseGenerator(4, (40, 3), 8, kernel=1)
+    G = PhaseGenerator(4, (40, 3), 8, kernel=1, base=2 * math.pi / 8, clock_max=clock_max)
+    H = G.HARMONICS
     with torch.no_grad():
         G.code[-1].weight[:2].zero_()
-        G.code[-1].bias[:2] = torch.tensor([0.0, 0.1])  # w = base (sigmoid(0) = 1/2 of 2 base), p0 = 0.1 pi
-        G.body[0].weight[:, 2 * G.HARMONICS: 2 * G.HARMONICS + 2].zero_()  # mute the slow clock
-    G.base = 2 * math.pi / 8
+        G.code[-1].bias[:2] = torch.tensor([0.0, 0.1])  # w = base, p0 = 0.1 pi
+        G.body[0].weight[:, 2 * H: 2 * H + 2].zero_()  # mute the slow clock
     x = G(torch.randn(3, 4))  # (3, 40, 3)
     assert_close(x[:, 8:], x[:, :-8], rtol=0, atol=1e-5)
     assert not torch.allclose(x[:, 0], x[:, 4], atol=1e-3)  # ... and is not constant
+    assert G.rate(torch.full((1,), 50.0)).item() == pytest.approx(clock_max or 2 * G.base)
+
+
+def test_phase_generator_clock_max_below_its_start_rate_is_refused():
+    from gankit.sequence.nets import PhaseGenerator
+
+    with pytest.raises(GankitError, match="clock_max"):
+        PhaseGenerator(4, (40, 3), 8, clock_max=0.3)
 
 
 def test_rotation_pose_is_the_datas_forward_kinematics():
@@ -290,3 +301,34 @@ def test_harmonic_generator_fades_harmonics_that_would_jitter():
     for k in (3, 4):
         assert _harmonic(1.0, k)(torch.randn(3, 8)).abs().max() == 0
     assert_close(_harmonic(1.0, 1)(torch.randn(3, 8))[0, :, 0], torch.tanh(torch.cos(torch.arange(20.0))))
+
+
+def test_cycle_rate_finds_a_clips_frequency_under_a_trend():
+    """cycle_rate: the dominant frequency of each clip, whatever its straight-line trend (a walk's travel)."""
+    from gankit.sequence.nets import cycle_rate
+
+    t = torch.arange(48, dtype=torch.float64)
+    rates = torch.tensor([0.3, 0.6, 1.2], dtype=torch.float64)
+    x = torch.stack([torch.sin(rates[:, None] * t + 1.0), 0.5 * torch.cos(rates[:, None] * t),
+                     0.2 * t.expand(3, -1)], 2)  # (3, 48, 3): two cyclic features and a strong trend
+    assert_close(cycle_rate(x), rates, rtol=0, atol=0.04)
+
+
+def test_direct_clock_is_z_itself_and_the_code_net_does_not_see_it():
+    """clock_from_z: z[:, 0] sets the clock through rate (clock_code inverts it) and z[:, 1] the phase;
+    the code c comes from the other entries alone."""
+    from gankit.sequence.nets import PhaseGenerator
+
+    torch.manual_seed(0)
+    G = PhaseGenerator(6, (32, 3), 8, num_classes=2, direct=True)
+    w = torch.tensor([0.1, 0.4, 0.7])
+    z = torch.randn(3, 6)
+    z[:, 0] = G.clock_code(w)
+    y = torch.tensor([0, 1, 1])
+    rate, p0, c = G.clock(z, y)
+    assert_close(rate[:, 0], w) and assert_close(p0[:, 0], math.pi * z[:, 1])
+    moved = z.clone()
+    moved[:, :2] = torch.randn(3, 2)
+    assert torch.equal(G.clock(moved, y)[2], c) and not torch.allclose(G(moved, y), G(z, y))
+    with pytest.raises(GankitError, match="z_dim"):
+        PhaseGenerator(2, (32, 3), 8, direct=True)

@@ -235,19 +235,34 @@ class PhaseGenerator(nn.Module):
 
     z -> (w, p_0, c); per step u_t = [sin(k p_t), cos(k p_t) for k = 1..H, sin/cos(pi t / T), c]
     (N, 2H + 2 + W, T) -> conv (width W) -> conv -> conv to F -> tanh.
+
+    The clock is w = w_max sigmoid(h + b), and h = 0 gives `base` (b = logit(base / w_max)); w_max
+    (`clock_max`) is 2 base by default. With `direct`, z's first two entries are h and p_0 / pi
+    themselves and the code net sees the rest: each clip's clock is its own, which no shared layer
+    moves. GLO starts such codes at each clip's own rate (sequence objective, `cycle_rate`): through
+    the code net a class's clocks move together, and on `motion` 14 of 17 starts drove every walk
+    clip's clock off its stride rate (mostly to the cap, twice that rate, where the first harmonic
+    cannot draw the stride).
     """
 
     HARMONICS = 3
 
     def __init__(self, z_dim: int, shape: tuple, width: int, norm: str = "none", num_classes: int = 0,
-                 base: float = 0.4, kernel: int = 5):
+                 base: float = 0.4, kernel: int = 5, clock_max: float = 0.0, direct: bool = False):
         super().__init__()
         self.z_dim, self.shape, self.num_classes = z_dim, tuple(shape), num_classes
         self.T, self.F = seq_dims(shape)
         self.embed = nn.Embedding(num_classes, EMBED) if num_classes else None
-        in_dim = z_dim + (EMBED if num_classes else 0)
-        self.code = nn.Sequential(nn.Linear(in_dim, 2 * width), nn.ReLU(), nn.Linear(2 * width, width + 2))
+        self.direct = direct  # z[:, 0] and z[:, 1] set the clock and the start phase themselves
+        if direct and z_dim < 3:
+            raise GankitError(f"net.clock_from_z takes 2 of z's entries for the clock; give net.z_dim >= 3, not {z_dim}")
+        in_dim, out = z_dim - 2 * direct + (EMBED if num_classes else 0), width + (0 if direct else 2)
+        self.code = nn.Sequential(nn.Linear(in_dim, 2 * width), nn.ReLU(), nn.Linear(2 * width, out))
         self.base = base  # radians per step of a fresh G (0.4: ~1 Hz cycles at 15 fps)
+        self.clock_max = clock_max or 2 * base
+        if not 0 < base < self.clock_max:
+            raise GankitError(f"net.clock_max must exceed the clock's start rate {base}, got {clock_max}")
+        self.clock_shift = math.log(base / (self.clock_max - base))  # logit(base / clock_max): 0 for 2 base
         H, pad = self.HARMONICS, kernel // 2
         self.body = nn.Sequential(
             nn.Conv1d(2 * H + 2 + width, width, kernel, padding=pad), norm_ch(norm, width), nn.ReLU(),
@@ -255,21 +270,50 @@ class PhaseGenerator(nn.Module):
             nn.Conv1d(width, self.F, kernel, padding=pad))
         self.act = nn.Tanh() if _bounded(shape) else nn.Identity()
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def rate(self, h: torch.Tensor) -> torch.Tensor:
+        """The clock, radians per step, from the code net's first output: in (0, clock_max)."""
+        return self.clock_max * torch.sigmoid(h + self.clock_shift)
+
+    def clock_code(self, w: torch.Tensor) -> torch.Tensor:
+        """The z entry that sets the clock to w radians per step (direct=True): rate's inverse, within
+        2% of the clock's ends."""
+        u = (w / self.clock_max).clamp(0.02, 0.98)
+        return torch.log(u / (1 - u)) - self.clock_shift
+
+    def clock(self, z: torch.Tensor, y: torch.Tensor | None = None):
+        """z (and labels) -> the clock w (N, 1) in radians per step, the start phase p0 (N, 1), the code (N, W)."""
         check_labels(self, y)
+        clock, z = (z[:, :2], z[:, 2:]) if self.direct else (None, z)
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], 1)
-        h = self.code(z)  # (N, 2 + W)
-        w = self.base * 2 * torch.sigmoid(h[:, :1])  # (N, 1) radians per step, in (0, 2 base)
-        p0 = math.pi * h[:, 1:2]  # (N, 1)
+        h = self.code(z)  # (N, 2 + W), or (N, W) with direct
+        if clock is not None:
+            h = torch.cat([clock, h], 1)
+        return self.rate(h[:, :1]), math.pi * h[:, 1:2], h[:, 2:]
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        w, p0, c = self.clock(z, y)
         t = torch.arange(self.T, device=z.device, dtype=z.dtype)  # (T,)
         phase = p0 + w * t  # (N, T)
         k = torch.arange(1, self.HARMONICS + 1, device=z.device, dtype=z.dtype)
         kp = phase[:, None, :] * k[None, :, None]  # (N, H, T)
         slow = (math.pi * t / self.T).expand(z.shape[0], 1, -1)  # (N, 1, T)
-        u = torch.cat([kp.sin(), kp.cos(), slow.sin(), slow.cos(), h[:, 2:, None].expand(-1, -1, self.T)], 1)
+        u = torch.cat([kp.sin(), kp.cos(), slow.sin(), slow.cos(), c[:, :, None].expand(-1, -1, self.T)], 1)
         s = self.body(u).transpose(1, 2)  # (N, T, F)
         return from_seq(self.act(s), self.shape)
+
+
+def cycle_rate(x: torch.Tensor) -> torch.Tensor:
+    """Clips (N, T, F) -> (N,) each clip's dominant frequency in radians per step: the peak of its
+    power spectrum summed over the features, after removing each feature's straight-line trend (Hann
+    window, 8x zero padding)."""
+    n, T, _ = x.shape
+    t = torch.linspace(-1.0, 1.0, T, dtype=x.dtype, device=x.device)[None, :, None]
+    x = x - x.mean(1, keepdim=True)
+    x = x - t * (x * t).sum(1, keepdim=True) / t.square().sum()
+    window = torch.hann_window(T, periodic=False, dtype=x.dtype, device=x.device)[None, :, None]
+    power = torch.fft.rfft(x * window, n=8 * T, dim=1).abs().square().sum(2)  # (N, 4T + 1)
+    return torch.fft.rfftfreq(8 * T, device=x.device)[power[:, 1:].argmax(1) + 1].to(x.dtype) * 2 * math.pi
 
 
 class HarmonicGenerator(nn.Module):
@@ -370,7 +414,8 @@ def build_tcn(cfg, shape: tuple, num_classes: int = 0):
                                  "and the seq-tcn D, for cyclic sequences (motion, sines)", sizes=None, sequence=True)
 def build_phase(cfg, shape: tuple, num_classes: int = 0):
     k = num_classes if cfg.conditional else 0
-    G = PhaseGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_norm, k)
+    G = PhaseGenerator(cfg.z_dim, shape, cfg.g_width, cfg.g_norm, k, clock_max=cfg.clock_max,
+                       direct=cfg.clock_from_z)
     return G, _tcn_d(cfg, shape, k)
 
 
@@ -698,9 +743,14 @@ class MixtureSampler(nn.Module):
             self.register_buffer("res_bank", torch.zeros(max(1, size), res))
             self.register_buffer("res_offsets", torch.zeros(C + 1, dtype=torch.long))
 
+    @staticmethod
+    def _uniform(z: torch.Tensor) -> torch.Tensor:
+        """N(0, 1) draws -> uniform draws in [0, 1] (the normal CDF)."""
+        return 0.5 * (1.0 + torch.erf(z / math.sqrt(2.0)))
+
     def code(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         c = torch.zeros(len(z), dtype=torch.long, device=z.device) if y is None or len(self.means) == 1 else y
-        u = 0.5 * (1.0 + torch.erf(z[:, :1] / math.sqrt(2.0)))  # (N, 1) uniform
+        u = self._uniform(z[:, :1])  # (N, 1)
         m = torch.searchsorted(self.cum_weights[c], u.contiguous()).clamp(max=self.means.shape[1] - 1)[:, 0]
         d = self.code_dim
         code = self.means[c, m] + (self.chol[c, m] @ z[:, 1:d + 1, None])[..., 0]
@@ -709,7 +759,7 @@ class MixtureSampler(nn.Module):
         if self.residuals == "gaussian":
             return torch.cat([code, self.res_mean[c] + (self.res_chol[c] @ z[:, d + 1:, None])[..., 0]], 1)
         lo, n = self.res_offsets[c], self.res_offsets[c + 1] - self.res_offsets[c]
-        u = 0.5 * (1.0 + torch.erf(z[:, d + 1] / math.sqrt(2.0)))
+        u = self._uniform(z[:, d + 1])
         i = lo + torch.minimum((u * n).long(), (n - 1).clamp(min=0))
         r = self.res_bank[i] * (n > 0)[:, None]  # a class with no clips (or no fit yet): no residual
         return torch.cat([code, r], 1)

@@ -293,6 +293,20 @@ class SequenceObjective(GanObjective):
                                   f"{len(data)}; train on the data the run started with")
             labels = data.y if self.conditional and data.y is not None else torch.zeros(len(data), dtype=torch.long)
             self._glo_data = (data.x, labels)
+            self._start_clocks(data.x)
+
+    @torch.no_grad()
+    def _start_clocks(self, x: torch.Tensor, chunk: int = 1024) -> None:
+        """seq-phase with net.clock_from_z: each clip's code starts with its clock at the clip's own
+        dominant frequency (seen as D sees it), so no clip has to find its rate by gradient. A resumed
+        run's checkpoint then replaces the codes."""
+        pg = next((m for m in self.nets["G"].modules() if isinstance(m, seqnets.PhaseGenerator) and m.direct), None)
+        if pg is None:
+            return
+        C = self.nets["C"]
+        for i in range(0, len(x), chunk):
+            w = seqnets.cycle_rate(self._view(x[i:i + chunk].float().to(C.weight.device)))
+            C.weight[i:i + chunk, 0] = pg.clock_code(w) / C.SCALE
 
     def _glo_loss(self, batch, real: torch.Tensor, y: torch.Tensor | None, step: int) -> torch.Tensor:
         """GLO: G rebuilds each real clip of the batch from its own learned code (and, from
