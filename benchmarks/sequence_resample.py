@@ -1,7 +1,7 @@
 """Give a trained GLO run another residual sampler, without training it again.
 
     python benchmarks/sequence_resample.py RUN OUT                       # bootstrap residuals
-    python benchmarks/sequence_resample.py RUN OUT --residuals gaussian
+    python benchmarks/sequence_resample.py RUN OUT --residuals gaussian  # or nearest
     python benchmarks/sequence.py motion-glo --out OUT --skip-train ...  # then measure OUT
 
 A GLO run's sampler (`sequence.glo_residual_sampler`, seqnets.MixtureSampler) never feeds its
@@ -46,7 +46,7 @@ def resample(run: str, out: str, residuals: str) -> Path:
         raise GankitError(f"{run} keeps codes for {len(codes)} clips and its data set has {len(data)}; "
                           f"resample a run trained without data.limit")
     labels = data.y if obj.conditional else None
-    residual_keys = ("res_mean", "res_chol", "res_bank", "res_offsets")
+    residual_keys = ("res_mean", "res_chol", "res_bank", "res_offsets", "code_bank")
     for prefix in ("nets.G.", "ema."):
         mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         if not mine:
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a GLO sequence run directory (or checkpoint) trained with sequence.glo_residual")
     p.add_argument("out", help="the new run directory")
-    p.add_argument("--residuals", default="bootstrap", help="the residual sampler: gaussian | bootstrap")
+    p.add_argument("--residuals", default="bootstrap", help="the residual sampler: gaussian | bootstrap | nearest")
     a = p.parse_args(argv)
     from gankit.errors import GankitError
 

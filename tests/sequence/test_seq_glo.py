@@ -221,6 +221,28 @@ def test_bootstrap_draws_each_residual_from_a_real_clip_of_its_class():
         M.fit(torch.randn(50, 5), torch.zeros(50).long())
 
 
+def test_nearest_takes_the_residual_of_the_clip_whose_code_is_nearest_in_its_class():
+    R = ResidualBody(Flat(), terms=1)  # code 2 + residual 3
+    M = MixtureSampler(R, classes=2, components=1, residuals="nearest", size=40)
+    z = torch.randn(2500, M.z_dim, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(2500) % 2
+    assert M.code(z, y)[:, 2:].abs().max() == 0  # before fit: no residual
+    g = torch.Generator().manual_seed(1)
+    codes, labels = torch.randn(30, 5, generator=g), torch.arange(30) % 3 % 2  # class 0: 20 clips, class 1: 10
+    M.fit(codes, labels)
+    drawn = M.code(z, y)  # 2500 rows: more than one chunk of the search
+    for i in range(0, 2500, 97):
+        own = codes[labels == y[i]]
+        j = min(range(len(own)), key=lambda k: float(((own[k, :2] - drawn[i, :2]) ** 2).sum()))
+        assert torch.equal(drawn[i, 2:], own[j, 2:]), i
+    assert torch.equal(M.code(z[:7], y[:7]), drawn[:7])  # a function of z
+    # a clip's own code finds that clip (the bank sorts class 0's clips 0, 2, 3, ... before class 1's 1, 4, ...)
+    found = M._nearest(codes[:3, :2], M.res_offsets[labels[:3]], torch.tensor([20, 10, 20]), chunk=2)
+    assert torch.equal(found, torch.tensor([0, 20, 1]))
+    M.fit(codes[labels == 0], torch.zeros(20).long())  # class 1 has no clips now: its draws get no residual
+    assert M.code(z[:10], torch.ones(10).long())[:, 2:].abs().max() == 0
+
+
 def test_the_residual_sampler_leaves_training_alone_and_travels_in_the_checkpoint(tmp_path):
     """G's sampler is refitted from the codes and never feeds the GLO loss: with the same seed,
     gaussian and bootstrap runs learn the same codes and body bit for bit; only what G draws differs."""
@@ -228,13 +250,21 @@ def test_the_residual_sampler_leaves_training_alone_and_travels_in_the_checkpoin
                 "data.limit": 48, "sequence.glo_residual": 2, "sequence.glo_residual_start": 0.0}
     Trainer(seq_config(**settings), tmp_path / "g").run()
     Trainer(seq_config(**{**settings, "sequence.glo_residual_sampler": "bootstrap"}), tmp_path / "b").run()
+    Trainer(seq_config(**{**settings, "sequence.glo_residual_sampler": "nearest"}), tmp_path / "n").run()
     a, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "g"))
     b, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "b"))
-    assert "nets.G.res_bank" in b and "nets.G.res_chol" not in b
+    n, _ = ck.load_checkpoint(ck.latest_checkpoint(tmp_path / "n"))
+    assert "nets.G.res_bank" in b and "nets.G.res_chol" not in b and "nets.G.code_bank" not in b
     shared = [k for k in a if k in b and not k.startswith(("nets.G.res", "ema.res"))]
     assert "nets.C.weight" in shared and "nets.G.means" in shared
     for k in shared:
-        assert torch.equal(a[k], b[k]), k
+        assert torch.equal(a[k], b[k]) and torch.equal(a[k], n[k]), k
+    assert torch.equal(n["nets.G.res_bank"], b["nets.G.res_bank"])
+    gn = Generator.load(tmp_path / "n", device="cpu")  # nearest: the drawn code's nearest clip's residual
+    z = torch.randn(16, gn.net.z_dim, generator=torch.Generator().manual_seed(0))
+    drawn, d = gn.net.code(z, torch.zeros(16).long()), gn.net.code_dim
+    near = torch.cdist(drawn[:, :d], n["nets.G.code_bank"][:48]).argmin(1)
+    assert torch.equal(drawn[:, d:], n["nets.G.res_bank"][near]) and len(near.unique()) > 1
     g = Generator.load(tmp_path / "b", device="cpu")
     d, bank = g.net.code_dim, g.net.res_bank  # the residual codes at the last step's fit
     assert torch.equal(bank, b["nets.G.res_bank"]) and torch.equal(g.net.res_offsets, torch.tensor([0, 48]))
@@ -279,7 +309,7 @@ def test_glo_settings_errors(tmp_path):
         Trainer(seq_config(**{**GLO, "data.spec": "ring8", "net.name": "mlp"}), tmp_path / "d")
     with pytest.raises(GankitError, match="glo_residual is a part of GLO's codes"):
         Trainer(seq_config(**{"sequence.glo_residual": 4}), tmp_path / "e")
-    with pytest.raises(GankitError, match="sequence.glo_residual_sampler must be one of gaussian, bootstrap"):
+    with pytest.raises(GankitError, match="sequence.glo_residual_sampler must be one of gaussian, bootstrap, nearest"):
         Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_sampler": "knn"}),
                 tmp_path / "g")
     with pytest.raises(GankitError, match="glo_residual_start in"):

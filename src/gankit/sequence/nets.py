@@ -717,9 +717,12 @@ class MixtureSampler(nn.Module):
     - "gaussian": one Gaussian per class (full covariance, the residual codes' mean and covariance);
     - "bootstrap": a training clip's own residual, of a clip of the class picked by z's first residual
       entry (through the normal CDF; the other residual entries are unused). `fit` keeps the residual
-      codes (`size` of them at most) sorted by class, so G carries them in its checkpoint."""
+      codes (`size` of them at most) sorted by class, so G carries them in its checkpoint;
+    - "nearest": the residual of the training clip of the class whose code is nearest (Euclidean) to
+      the drawn code: a clip's residual goes with its code (they were learned together), which the
+      bootstrap's independent draw loses. `fit` also keeps the codes; z's residual entries are unused."""
 
-    RESIDUALS = ("gaussian", "bootstrap")
+    RESIDUALS = ("gaussian", "bootstrap", "nearest")
 
     def __init__(self, body: nn.Module, classes: int, components: int, shape: tuple | None = None,
                  residuals: str = "gaussian", size: int = 0):
@@ -742,6 +745,8 @@ class MixtureSampler(nn.Module):
         elif res:  # class k's residuals are res_bank[res_offsets[k]:res_offsets[k + 1]]; none before fit (r = 0)
             self.register_buffer("res_bank", torch.zeros(max(1, size), res))
             self.register_buffer("res_offsets", torch.zeros(C + 1, dtype=torch.long))
+            if self.residuals == "nearest":  # code_bank[i] is the code that went with res_bank[i]
+                self.register_buffer("code_bank", torch.zeros(max(1, size), dim))
 
     @staticmethod
     def _uniform(z: torch.Tensor) -> torch.Tensor:
@@ -759,10 +764,25 @@ class MixtureSampler(nn.Module):
         if self.residuals == "gaussian":
             return torch.cat([code, self.res_mean[c] + (self.res_chol[c] @ z[:, d + 1:, None])[..., 0]], 1)
         lo, n = self.res_offsets[c], self.res_offsets[c + 1] - self.res_offsets[c]
-        u = self._uniform(z[:, d + 1])
-        i = lo + torch.minimum((u * n).long(), (n - 1).clamp(min=0))
+        if self.residuals == "nearest":
+            i = self._nearest(code, lo, n)
+        else:
+            u = self._uniform(z[:, d + 1])
+            i = lo + torch.minimum((u * n).long(), (n - 1).clamp(min=0))
         r = self.res_bank[i] * (n > 0)[:, None]  # a class with no clips (or no fit yet): no residual
         return torch.cat([code, r], 1)
+
+    def _nearest(self, code: torch.Tensor, lo: torch.Tensor, n: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+        """Index into the bank of the nearest kept code to each row of `code`, among its class's
+        rows lo .. lo + n - 1 (lo itself when the class has none)."""
+        j = torch.arange(len(self.code_bank), device=code.device)
+        out = []
+        for a in range(0, len(code), chunk):
+            dist = torch.cdist(code[a:a + chunk], self.code_bank)  # (chunk, size)
+            lo_, hi_ = lo[a:a + chunk, None], (lo + n)[a:a + chunk, None]
+            dist = dist.masked_fill((j < lo_) | (j >= hi_), float("inf"))
+            out.append(torch.where(n[a:a + chunk] > 0, dist.argmin(1), lo[a:a + chunk]))
+        return torch.cat(out) if out else lo
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.body(self.code(z, y), y)
@@ -776,8 +796,8 @@ class MixtureSampler(nn.Module):
         C, M, dim = self.means.shape
         labels = None if labels is None else labels.to(codes.device)
         dev = self.means.device
-        if self.residuals == "bootstrap":
-            self._fit_bank(codes[:, dim:], labels)
+        if self.residuals in ("bootstrap", "nearest"):
+            self._fit_bank(codes[:, dim:], labels, codes[:, :dim])
         for k in range(C):
             x = codes if C == 1 or labels is None else codes[labels == k]
             x = x.detach().double().cpu()
@@ -795,8 +815,9 @@ class MixtureSampler(nn.Module):
             cum = torch.from_numpy(gm.weights_[order].cumsum()).float().to(dev)
             self.cum_weights[k] = cum / cum[-1]
 
-    def _fit_bank(self, r: torch.Tensor, labels: torch.Tensor | None) -> None:
-        """Keep the residual codes r (N, res), sorted by class, as the bootstrap's bank."""
+    def _fit_bank(self, r: torch.Tensor, labels: torch.Tensor | None, codes: torch.Tensor) -> None:
+        """Keep the residual codes r (N, res), sorted by class, as the bootstrap's bank (and, for
+        "nearest", the codes that go with them)."""
         C = len(self.res_offsets) - 1
         if len(r) > len(self.res_bank):
             raise GankitError(f"the residual bank holds {len(self.res_bank)} clips and was fitted with {len(r)}; "
@@ -805,5 +826,8 @@ class MixtureSampler(nn.Module):
         order = torch.argsort(k, stable=True)
         self.res_bank.zero_()
         self.res_bank[:len(r)] = r[order].detach().to(self.res_bank)
+        if self.residuals == "nearest":
+            self.code_bank.zero_()
+            self.code_bank[:len(r)] = codes[order].detach().to(self.code_bank)
         counts = torch.bincount(k.cpu(), minlength=C)[:C]
         self.res_offsets.copy_(torch.cat([counts.new_zeros(1), counts.cumsum(0)]))

@@ -58,7 +58,7 @@ class SequenceConfig:
     glo_residual: int = 0  # GLO: > 0 adds a smooth residual per clip (this many slow cosines per output feature)
     glo_residual_weight: float = 0.0  # GLO: G loss += w * mean(r^2) over the residual codes
     glo_residual_start: float = 0.5  # GLO: the residual codes join at this share of train.steps (0 at once)
-    glo_residual_sampler: str = "gaussian"  # GLO: how G draws residuals: "gaussian" (one per class) or "bootstrap" (a real clip's)
+    glo_residual_sampler: str = "gaussian"  # GLO: how G draws residuals: "gaussian" (one per class), "bootstrap" (a real clip's) or "nearest" (the nearest code's clip's)
     adversarial_weight: float = 1.0  # weight of G's adversarial loss; 0 trains G without D (needs glo_weight)
 
 
