@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 
-def resample(run: str, out: str, residuals: str) -> Path:
+def resample(run: str, out: str, residuals: str, neighbours: int = 1) -> Path:
     from gankit.config import RunConfig, set_value
     from gankit.errors import GankitError
     from gankit.objectives import DataInfo
@@ -38,6 +38,7 @@ def resample(run: str, out: str, residuals: str) -> Path:
     if not cfg.sequence.glo_weight or not cfg.sequence.glo_residual:
         raise GankitError(f"{run} is not a GLO run with a residual (sequence.glo_weight, sequence.glo_residual)")
     set_value(cfg, "sequence.glo_residual_sampler", residuals)
+    set_value(cfg, "sequence.glo_residual_neighbours", neighbours)
     obj = build_objective(cfg, DataInfo.from_dict(meta["data_info"]))
     G, d = obj.nets["G"], obj.nets["G"].code_dim
     data = obj.load_reference()
@@ -78,11 +79,12 @@ def main(argv=None) -> int:
     p.add_argument("run", help="a GLO sequence run directory (or checkpoint) trained with sequence.glo_residual")
     p.add_argument("out", help="the new run directory")
     p.add_argument("--residuals", default="bootstrap", help="the residual sampler: gaussian | bootstrap | nearest")
+    p.add_argument("--neighbours", type=int, default=1, help="nearest: draw among this many nearest clips' residuals")
     a = p.parse_args(argv)
     from gankit.errors import GankitError
 
     try:
-        print(resample(a.run, a.out, a.residuals))
+        print(resample(a.run, a.out, a.residuals, a.neighbours))
     except GankitError as e:
         sys.exit(f"sequence_resample: {e}")
     return 0

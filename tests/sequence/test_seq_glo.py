@@ -237,10 +237,31 @@ def test_nearest_takes_the_residual_of_the_clip_whose_code_is_nearest_in_its_cla
         assert torch.equal(drawn[i, 2:], own[j, 2:]), i
     assert torch.equal(M.code(z[:7], y[:7]), drawn[:7])  # a function of z
     # a clip's own code finds that clip (the bank sorts class 0's clips 0, 2, 3, ... before class 1's 1, 4, ...)
-    found = M._nearest(codes[:3, :2], M.res_offsets[labels[:3]], torch.tensor([20, 10, 20]), chunk=2)
+    found = M._nearest(codes[:3, :2], M.res_offsets[labels[:3]], torch.tensor([20, 10, 20]), torch.rand(3), chunk=2)
     assert torch.equal(found, torch.tensor([0, 20, 1]))
     M.fit(codes[labels == 0], torch.zeros(20).long())  # class 1 has no clips now: its draws get no residual
     assert M.code(z[:10], torch.ones(10).long())[:, 2:].abs().max() == 0
+
+
+def test_nearest_with_neighbours_draws_among_the_k_nearest_clips_of_the_class():
+    R = ResidualBody(Flat(), terms=1)  # code 2 + residual 3
+    M = MixtureSampler(R, classes=2, components=1, residuals="nearest", size=40, neighbours=3)
+    g = torch.Generator().manual_seed(1)
+    codes, labels = torch.randn(22, 5, generator=g), (torch.arange(22) >= 20).long()  # class 0: 20 clips, class 1: 2
+    M.fit(codes, labels)
+    z = torch.randn(3000, M.z_dim, generator=g)
+    for k, want in ((0, 3), (1, 2)):  # class 1 has fewer clips than neighbours: both of them
+        drawn = M.code(z, torch.full((3000,), k))
+        own = codes[labels == k]
+        dist = torch.cdist(drawn[:, :2], own[:, :2])
+        rank = dist.argsort(1).argsort(1)  # each own clip's rank by distance, per draw
+        hit = (drawn[:, None, 2:] == own[None, :, 2:]).all(-1)  # which clip's residual each draw got
+        assert torch.equal(hit.sum(1), torch.ones(3000, dtype=torch.long))
+        got = rank[hit]  # the rank of the clip whose residual each draw got
+        assert got.max() == want - 1 and torch.equal(got.unique(), torch.arange(want))
+        assert (torch.bincount(got).float() / 3000 - 1 / want).abs().max() < 0.05  # z picks evenly
+    with pytest.raises(GankitError, match="neighbours must be at least 1"):
+        MixtureSampler(R, classes=2, components=1, residuals="nearest", size=40, neighbours=0)
 
 
 def test_the_residual_sampler_leaves_training_alone_and_travels_in_the_checkpoint(tmp_path):
@@ -312,6 +333,9 @@ def test_glo_settings_errors(tmp_path):
     with pytest.raises(GankitError, match="sequence.glo_residual_sampler must be one of gaussian, bootstrap, nearest"):
         Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_sampler": "knn"}),
                 tmp_path / "g")
+    with pytest.raises(GankitError, match="sequence.glo_residual_neighbours must be at least 1"):
+        Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_sampler": "nearest",
+                              "sequence.glo_residual_neighbours": 0}), tmp_path / "h")
     with pytest.raises(GankitError, match="glo_residual_start in"):
         Trainer(seq_config(**{**GLO, "sequence.glo_residual": 4, "sequence.glo_residual_start": 2.0}), tmp_path / "f")
 

@@ -718,14 +718,16 @@ class MixtureSampler(nn.Module):
     - "bootstrap": a training clip's own residual, of a clip of the class picked by z's first residual
       entry (through the normal CDF; the other residual entries are unused). `fit` keeps the residual
       codes (`size` of them at most) sorted by class, so G carries them in its checkpoint;
-    - "nearest": the residual of the training clip of the class whose code is nearest (Euclidean) to
-      the drawn code: a clip's residual goes with its code (they were learned together), which the
-      bootstrap's independent draw loses. `fit` also keeps the codes; z's residual entries are unused."""
+    - "nearest": the residual of one of the `neighbours` training clips of the class whose codes are
+      nearest (Euclidean) to the drawn code, the one z's first residual entry picks: a clip's residual
+      goes with its code (they were learned together), which the bootstrap's independent draw loses;
+      with one neighbour a drawn code near a training clip's gets that clip's own residual, and the
+      sample comes near a copy of it. `fit` also keeps the codes."""
 
     RESIDUALS = ("gaussian", "bootstrap", "nearest")
 
     def __init__(self, body: nn.Module, classes: int, components: int, shape: tuple | None = None,
-                 residuals: str = "gaussian", size: int = 0):
+                 residuals: str = "gaussian", size: int = 0, neighbours: int = 1):
         super().__init__()
         self.body = body
         dim = self.code_dim = getattr(body, "code_dim", body.z_dim)
@@ -747,6 +749,9 @@ class MixtureSampler(nn.Module):
             self.register_buffer("res_offsets", torch.zeros(C + 1, dtype=torch.long))
             if self.residuals == "nearest":  # code_bank[i] is the code that went with res_bank[i]
                 self.register_buffer("code_bank", torch.zeros(max(1, size), dim))
+        if neighbours < 1:
+            raise GankitError(f"the residual sampler's neighbours must be at least 1, got {neighbours}")
+        self.neighbours = neighbours
 
     @staticmethod
     def _uniform(z: torch.Tensor) -> torch.Tensor:
@@ -764,24 +769,29 @@ class MixtureSampler(nn.Module):
         if self.residuals == "gaussian":
             return torch.cat([code, self.res_mean[c] + (self.res_chol[c] @ z[:, d + 1:, None])[..., 0]], 1)
         lo, n = self.res_offsets[c], self.res_offsets[c + 1] - self.res_offsets[c]
+        u = self._uniform(z[:, d + 1])
         if self.residuals == "nearest":
-            i = self._nearest(code, lo, n)
+            i = self._nearest(code, lo, n, u)
         else:
-            u = self._uniform(z[:, d + 1])
             i = lo + torch.minimum((u * n).long(), (n - 1).clamp(min=0))
         r = self.res_bank[i] * (n > 0)[:, None]  # a class with no clips (or no fit yet): no residual
         return torch.cat([code, r], 1)
 
-    def _nearest(self, code: torch.Tensor, lo: torch.Tensor, n: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-        """Index into the bank of the nearest kept code to each row of `code`, among its class's
-        rows lo .. lo + n - 1 (lo itself when the class has none)."""
+    def _nearest(self, code: torch.Tensor, lo: torch.Tensor, n: torch.Tensor, u: torch.Tensor,
+                 chunk: int = 1024) -> torch.Tensor:
+        """Index into the bank of one of the `neighbours` kept codes nearest to each row of `code`,
+        among its class's rows lo .. lo + n - 1 (fewer when the class has fewer; lo itself when it has
+        none): the (u * k)-th nearest, u in [0, 1]."""
         j = torch.arange(len(self.code_bank), device=code.device)
+        k = min(self.neighbours, len(self.code_bank))
         out = []
         for a in range(0, len(code), chunk):
             dist = torch.cdist(code[a:a + chunk], self.code_bank)  # (chunk, size)
-            lo_, hi_ = lo[a:a + chunk, None], (lo + n)[a:a + chunk, None]
-            dist = dist.masked_fill((j < lo_) | (j >= hi_), float("inf"))
-            out.append(torch.where(n[a:a + chunk] > 0, dist.argmin(1), lo[a:a + chunk]))
+            lo_, n_ = lo[a:a + chunk], n[a:a + chunk]
+            dist = dist.masked_fill((j < lo_[:, None]) | (j >= (lo_ + n_)[:, None]), float("inf"))
+            near = dist.topk(k, 1, largest=False).indices  # (chunk, k), nearest first
+            pick = torch.minimum((u[a:a + chunk] * torch.clamp(n_, max=k)).long(), (n_.clamp(max=k) - 1).clamp(min=0))
+            out.append(torch.where(n_ > 0, near.gather(1, pick[:, None])[:, 0], lo_))
         return torch.cat(out) if out else lo
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -59,6 +59,7 @@ class SequenceConfig:
     glo_residual_weight: float = 0.0  # GLO: G loss += w * mean(r^2) over the residual codes
     glo_residual_start: float = 0.5  # GLO: the residual codes join at this share of train.steps (0 at once)
     glo_residual_sampler: str = "gaussian"  # GLO: how G draws residuals: "gaussian" (one per class), "bootstrap" (a real clip's) or "nearest" (the nearest code's clip's)
+    glo_residual_neighbours: int = 1  # GLO, "nearest": the residual of one of the k clips whose codes are nearest (z picks)
     adversarial_weight: float = 1.0  # weight of G's adversarial loss; 0 trains G without D (needs glo_weight)
 
 
@@ -145,6 +146,9 @@ class SequenceObjective(GanObjective):
         if sec.glo_residual_sampler not in seqnets.MixtureSampler.RESIDUALS:
             raise GankitError(f"sequence.glo_residual_sampler must be one of "
                               f"{', '.join(seqnets.MixtureSampler.RESIDUALS)}, got {sec.glo_residual_sampler!r}")
+        if sec.glo_residual_neighbours < 1:
+            raise GankitError(f"sequence.glo_residual_neighbours must be at least 1 (1: the nearest clip's residual), "
+                              f"got {sec.glo_residual_neighbours}")
         if sec.glo_residual and not sec.glo_weight:
             raise GankitError("sequence.glo_residual is a part of GLO's codes; add sequence.glo_weight (e.g. 1)")
         if sec.glo_residual and self.sequence:  # inside the skeleton head: the residual moves its outputs
@@ -215,7 +219,8 @@ class SequenceObjective(GanObjective):
         res = body.z_dim - getattr(body, "code_dim", body.z_dim)  # the residual's share of a code
         self.nets["C"] = seqnets.LatentCodes(int(info.extra["size"]), body.z_dim, zero_tail=res)
         self.nets["G"] = seqnets.MixtureSampler(body, classes, int(sec.glo_components), tuple(info.shape),
-                                                residuals=sec.glo_residual_sampler, size=int(info.extra["size"]))
+                                                residuals=sec.glo_residual_sampler, size=int(info.extra["size"]),
+                                                neighbours=int(sec.glo_residual_neighbours))
         self.z_dim = self.nets["G"].z_dim  # G's input: the code's dimensions + one that picks the component
 
     # ------------------------------------------------------------------------------------------
