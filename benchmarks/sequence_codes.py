@@ -23,7 +23,6 @@ of those entries shuffled within the class, and the mixture's code with real clo
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,14 +30,15 @@ from pathlib import Path
 import torch
 
 
-def main() -> None:
+def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run")
     p.add_argument("--n", type=int, default=1000, help="clips per case (and real clips the judge sees)")
     p.add_argument("--only", help="measure only the cases whose name contains one of these (comma-separated)")
     p.add_argument("--record", action="store_true", help="append the table to benchmarks/results/sequence_codes.md")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     torch.set_num_threads(1)
+    t0 = time.perf_counter()
 
     from gankit.model import Generator
     from gankit.sequence import metrics as M
@@ -96,19 +96,13 @@ def main() -> None:
             fake = G.body(c, y if obj.conditional else None).float()
         out, _ = M.measure(obj, fake, y, data, ["discriminative", "mmd"], seed=0)
         rows.append(f"| {name} | {out['discriminative']:.4f} | {out['mmd']:.5f} |")
-        print(rows[-1], flush=True)
-    table = "| codes | discriminative | MMD |\n|---|---|---|\n" + "\n".join(rows)
-    if args.record:
-        out = Path("benchmarks/results/sequence_codes.md")
-        doc = (f"\n## {args.run}: {time.strftime('%Y-%m-%d %H:%M')}\n\nMachine: {platform.machine()} CPU, 1 torch "
-               f"thread, torch {torch.__version__}. Command: `python {' '.join(sys.argv)}`. Checkpoint {path.name}; "
-               f"judge seed 0, {n} clips per case against {n} real ones.\n\n{table}\n")
-        if not out.exists():
-            doc = "# A GLO run's codes taken apart (benchmarks/sequence_codes.py)\n" + doc
-        with out.open("a") as f:
-            f.write(doc)
-        print(f"appended to {out}", file=sys.stderr)
+        print(rows[-1], file=sys.stderr, flush=True)
+    from sequence_probe import publish  # benchmarks/ is on the path of its scripts
+    publish("sequence_codes", "A GLO run's codes taken apart (benchmarks/sequence_codes.py)", argv, t0,
+            f"{args.run}, checkpoint {path.name}; judge seed 0, {n} clips per case against {n} real ones.\n\n"
+            "| codes | discriminative | MMD |\n|---|---|---|\n" + "\n".join(rows) + "\n", args.record)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
